@@ -1,0 +1,32 @@
+/**
+ * The same API as `@mp/multiprocessing`, run on the calling thread's event loop (Python's
+ * `multiprocessing.dummy`): concurrency for I/O-bound async work, no parallelism for
+ * CPU-bound work. Switching a program between the two is one import line:
+ *
+ * ```ts ignore
+ * import * as mp from "@mp/multiprocessing";        // workers
+ * // import * as mp from "@mp/multiprocessing/dummy"; // same program, on one thread
+ * ```
+ *
+ * @example Usage
+ * ```ts
+ * import * as mp from "@mp/multiprocessing/dummy";
+ * import assert from "node:assert/strict";
+ *
+ * await using pool = new mp.Pool(4);
+ * assert.deepEqual(await pool.map((x: number) => x * x, [1, 2, 3]), [1, 4, 9]);
+ * ```
+ *
+ * @module
+ */
+export { Pool } from "./lib/dummy/pool.ts";
+export {
+  type ApplyOptions,
+  AsyncResult,
+  BasePool,
+  type MapAsyncOptions,
+  type PoolOptions,
+} from "./lib/pool.ts";
+export { fromModule, type ModuleFunction, type TaskFunction } from "./lib/reduction.ts";
+export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./lib/context.ts";
+export { ProcessError, RemoteTraceback, TimeoutError, WorkerExitError } from "./lib/errors.ts";

@@ -1,0 +1,76 @@
+// How a pool runs its tasks: the one seam between the shared pool logic (lib/pool.ts) and its
+// two back ends, workers (lib/_worker_executor.ts) and the calling thread (lib/dummy/pool.ts),
+// as CPython's ThreadPool re-uses Pool and overrides only how a worker is made.
+
+import type { Op } from "./_protocol.ts";
+
+/** Receives the outcome of jobs: an AsyncResult, a map's chunk collector, an imap iterator. */
+export interface Sink {
+  /** `index` is the job's position within its sink; `value` is the result or the error. */
+  settle(index: number, ok: boolean, value: unknown): void;
+}
+
+/** One unit of work: a single call, or one chunk of a map. */
+export interface Job {
+  /** What {@linkcode Executor.prepare} returned for the task function. */
+  fn: unknown;
+  op: Op;
+  /** The argument list (apply) or the chunk of items (map, starmap). */
+  payload: unknown;
+  sink: Sink;
+  index: number;
+  /** Set when the job is sent to a slot: its number within that slot, from 1. */
+  seq: number;
+}
+
+/** What a slot tells its pool. Results arrive in the order the jobs were sent. */
+export interface SlotHooks {
+  /** The initializer has run; jobs sent before this are run after it. */
+  ready(slot: Slot): void;
+  /** The initializer failed: the slot will run no job. */
+  initError(slot: Slot, error: unknown): void;
+  /** Flat `seq, ok, value` triples; `busy` is the milliseconds spent running them. */
+  results(slot: Slot, results: unknown[], busy: number): void;
+  /** The slot has ended, for whatever reason. */
+  exit(slot: Slot, exitCode: number, error: unknown): void;
+}
+
+/** One worker of a pool. */
+export interface Slot {
+  /** The worker's pid, as `currentProcess().pid` reports it inside. */
+  readonly pid: number;
+  /** The worker's name, as `currentProcess().name` reports it inside. */
+  readonly name: string;
+  /**
+   * Starts `jobs` (their `seq` already set), to run one at a time in order. Returns the
+   * jobs that could not be sent (their arguments could not be cloned), each with its error.
+   */
+  send(jobs: Job[]): Array<[Job, unknown]> | undefined;
+  /** The `seq` of the job running now, or 0. */
+  running(): number;
+  /** Stops the slot at once; resolves when it has ended. */
+  terminate(): Promise<void>;
+  ref(): void;
+  unref(): void;
+}
+
+/** What a slot starts with. */
+export interface SlotInit {
+  /** The pool-local worker number, for the name. */
+  number: number;
+  /** What {@linkcode Executor.prepare} returned for the initializer, if any. */
+  initializer: unknown;
+  initargs: unknown[];
+}
+
+/** A pool back end. */
+export interface Executor {
+  /**
+   * Checks a task function and returns the form the back end runs.
+   *
+   * @throws {TypeError} For a value that cannot be run there.
+   */
+  prepare(fn: unknown, role: string): unknown;
+  /** Starts a slot. */
+  spawn(hooks: SlotHooks, init: SlotInit): Slot;
+}

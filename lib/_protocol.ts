@@ -1,0 +1,73 @@
+// The one message protocol between a pool and its workers, imported by both sides.
+//
+// Tasks and results travel in flat arrays (a fixed number of slots per entry) rather than one
+// object per entry: structured clone is several times faster on a flat array of primitives
+// than on an array of small objects, and a batch can hold hundreds of tiny tasks.
+
+import type { FunctionDef, WireError } from "./reduction.ts";
+
+/** What a task entry asks the worker to do with its payload. */
+export const Op = {
+  /** `fn(...payload)`: the payload is the argument list. */
+  apply: 0,
+  /** `payload.map((x) => fn(x))`: the payload is a chunk of items. */
+  map: 1,
+  /** `payload.map((args) => fn(...args))`: the payload is a chunk of argument lists. */
+  starmap: 2,
+} as const;
+/** One of {@linkcode Op}'s values. */
+export type Op = typeof Op[keyof typeof Op];
+
+/** Slots per task entry in {@linkcode RunMessage.tasks}: `seq, fnId, op, payload`. */
+export const TASK_STRIDE = 4;
+/** Slots per result entry in {@linkcode ResultsMessage.results}: `seq, ok, value`. */
+export const RESULT_STRIDE = 3;
+
+/** Main → worker: run these tasks, in order, one at a time. */
+export interface RunMessage {
+  kind: "run";
+  /** Functions the worker has not seen yet; it compiles or imports each once and keeps it. */
+  defs: FunctionDef[] | undefined;
+  /** `TASK_STRIDE` slots per task. */
+  tasks: unknown[];
+}
+
+/** Worker → main: the initializer has run and tasks can start. */
+export interface ReadyMessage {
+  kind: "ready";
+}
+
+/** Worker → main: the initializer failed; the worker will take no tasks. */
+export interface InitErrorMessage {
+  kind: "init-error";
+  error: WireError;
+}
+
+/** Worker → main: results of finished tasks, in the order the tasks were sent. */
+export interface ResultsMessage {
+  kind: "results";
+  /** `RESULT_STRIDE` slots per result; `ok` is 1, or 0 when `value` is a {@linkcode WireError}. */
+  results: unknown[];
+  /** Milliseconds the worker spent running these tasks, for the pool's batch sizing. */
+  busy: number;
+}
+
+/** Every message a worker sends. */
+export type WorkerMessage = ReadyMessage | InitErrorMessage | ResultsMessage;
+
+/** How a worker was started (its `workerData`). */
+export interface WorkerInit {
+  /** The name `currentProcess()` reports inside the worker. */
+  name: string;
+  /** The pid `currentProcess()` reports inside the worker. */
+  pid: number;
+  /** The creator's name and pid, for `parentProcess()`. */
+  parent: { name: string; pid: number };
+  /** One counter shared by the whole process tree, from which every new worker takes its pid. */
+  pidCounter: SharedArrayBuffer;
+  /** `Int32Array[0]` = the `seq` of the task running now, 0 when idle; read when a worker dies. */
+  progress: SharedArrayBuffer;
+  /** Runs once before the first task. */
+  initializer: FunctionDef | undefined;
+  initargs: unknown[];
+}

@@ -1,0 +1,122 @@
+// The pool back end that runs tasks in Workers, one per slot, through lib/runtime/.
+import type { Executor, Job, Slot, SlotHooks, SlotInit } from "./_executor.ts";
+import {
+  RESULT_STRIDE,
+  type RunMessage,
+  TASK_STRIDE,
+  type WorkerInit,
+  type WorkerMessage,
+} from "./_protocol.ts";
+import { allocatePid, currentProcess } from "./context.ts";
+import { decodeError, type FunctionDef, functionDef, type WireError } from "./reduction.ts";
+import { runtime, type WorkerHandle } from "./runtime/mod.ts";
+
+const workerMain = new URL("./_worker_main.ts", import.meta.url);
+
+class WorkerSlot implements Slot {
+  readonly pid: number;
+  readonly name: string;
+  #handle: WorkerHandle;
+  #progress: Int32Array;
+  // Functions this worker has compiled or imported: each is sent once per worker.
+  #known = new Set<number>();
+
+  constructor(hooks: SlotHooks, init: SlotInit) {
+    const { pid, counter } = allocatePid();
+    this.pid = pid;
+    this.name = `PoolWorker-${init.number}`;
+    const progress = new SharedArrayBuffer(4);
+    this.#progress = new Int32Array(progress);
+    const me = currentProcess();
+    const data: WorkerInit = {
+      name: this.name,
+      pid,
+      parent: { name: me.name, pid: me.pid },
+      pidCounter: counter,
+      progress,
+      initializer: init.initializer as FunctionDef | undefined,
+      initargs: init.initargs,
+    };
+    const handle = runtime().spawn(workerMain, { name: this.name, data });
+    this.#handle = handle;
+    handle.onMessage((raw) => {
+      const message = raw as WorkerMessage;
+      if (message.kind === "results") {
+        const results = message.results;
+        for (let i = 1; i < results.length; i += RESULT_STRIDE) {
+          if (results[i] === 0) results[i + 1] = decodeError(results[i + 1] as WireError);
+        }
+        hooks.results(this, results, message.busy);
+      } else if (message.kind === "ready") {
+        hooks.ready(this);
+      } else {
+        hooks.initError(this, decodeError(message.error));
+      }
+    });
+    handle.onExit((code, error) => hooks.exit(this, code, error));
+  }
+
+  send(jobs: Job[]): Array<[Job, unknown]> | undefined {
+    let defs: FunctionDef[] | undefined;
+    const tasks = new Array(jobs.length * TASK_STRIDE);
+    for (let i = 0, t = 0; i < jobs.length; i++, t += TASK_STRIDE) {
+      const job = jobs[i];
+      const def = job.fn as FunctionDef;
+      if (!this.#known.has(def.id)) {
+        (defs ??= []).push(def);
+        this.#known.add(def.id);
+      }
+      tasks[t] = job.seq;
+      tasks[t + 1] = def.id;
+      tasks[t + 2] = job.op;
+      tasks[t + 3] = job.payload;
+    }
+    const message: RunMessage = { kind: "run", defs, tasks };
+    try {
+      this.#handle.post(message);
+      return undefined;
+    } catch (error) {
+      // Nothing reached the worker: it has not seen these functions after all.
+      for (const def of defs ?? []) this.#known.delete(def.id);
+      if (jobs.length === 1) return [[jobs[0], cloneFailure(jobs[0], error)]];
+    }
+    // Send one at a time to find the jobs whose arguments cannot be cloned.
+    const failed: Array<[Job, unknown]> = [];
+    for (const job of jobs) {
+      const rejected = this.send([job]);
+      if (rejected !== undefined) failed.push(...rejected);
+    }
+    return failed;
+  }
+
+  running(): number {
+    return Atomics.load(this.#progress, 0);
+  }
+
+  terminate(): Promise<void> {
+    return this.#handle.terminate();
+  }
+
+  ref(): void {
+    this.#handle.ref();
+  }
+
+  unref(): void {
+    this.#handle.unref();
+  }
+}
+
+function cloneFailure(job: Job, error: unknown): TypeError {
+  const name = (job.fn as FunctionDef).name;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TypeError(
+    `Cannot send the arguments of '${name}' to a worker as they cannot be cloned: ${reason}. Arguments travel by structured clone: pass plain data (numbers, strings, arrays, plain objects, Maps, typed arrays), not functions or objects that hold them`,
+    { cause: error },
+  );
+}
+
+/** Runs each slot's tasks in its own Worker. */
+export const workerExecutor: Executor = {
+  prepare: (fn, role) => functionDef(fn, role),
+  spawn: (hooks, init) => new WorkerSlot(hooks, init),
+};

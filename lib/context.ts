@@ -1,0 +1,108 @@
+/**
+ * Who is running: the CPU count and the identity of the current "process" (the main thread
+ * or a worker) and of its parent, as CPython's `multiprocessing.context` and `process` tell.
+ *
+ * Workers are threads of one OS process, so a worker's `pid` is not an OS pid: it is the OS
+ * pid plus a number drawn from a counter that the whole tree of workers shares, which makes
+ * it unique among every worker the program starts, at any depth.
+ *
+ * @module
+ */
+import type { WorkerInit } from "./_protocol.ts";
+import { runtime } from "./runtime/mod.ts";
+
+/** The identity of a process: the main program or one of its workers. */
+export interface ProcessInfo {
+  /** `"MainProcess"` for the main program, `"PoolWorker-1"` and so on for pool workers. */
+  readonly name: string;
+  /** Unique among the program's processes; the OS pid for the main program. */
+  readonly pid: number;
+}
+
+let current: ProcessInfo | undefined;
+let parent: ProcessInfo | null | undefined;
+let pidCounter: Int32Array | undefined;
+
+function isWorkerInit(data: unknown): data is WorkerInit {
+  return typeof data === "object" && data !== null &&
+    (data as WorkerInit).pidCounter instanceof SharedArrayBuffer;
+}
+
+function identify(): void {
+  const data = runtime().workerData();
+  if (isWorkerInit(data)) {
+    current = Object.freeze({ name: data.name, pid: data.pid });
+    parent = Object.freeze({ ...data.parent });
+    pidCounter = new Int32Array(data.pidCounter);
+  } else {
+    current = Object.freeze({ name: "MainProcess", pid: runtime().osPid() });
+    parent = null;
+    pidCounter = new Int32Array(new SharedArrayBuffer(4));
+  }
+}
+
+/**
+ * The number of logical CPUs this process may use: the default size of a `Pool`.
+ *
+ * @returns A positive integer.
+ *
+ * @example Usage
+ * ```ts
+ * import { cpuCount } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(cpuCount() >= 1);
+ * ```
+ */
+export function cpuCount(): number {
+  return Math.max(1, runtime().cpuCount() | 0);
+}
+
+/**
+ * The identity of the code that calls it: the main program (`"MainProcess"`), or the
+ * worker running a task.
+ *
+ * @returns The current process's name and pid.
+ *
+ * @example Usage
+ * ```ts
+ * import { currentProcess } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * // In a task exported from a module and run with fromModule(), it names the worker.
+ * assert.equal(currentProcess().name, "MainProcess");
+ * assert.ok(Number.isInteger(currentProcess().pid));
+ * ```
+ */
+export function currentProcess(): ProcessInfo {
+  if (current === undefined) identify();
+  return current!;
+}
+
+/**
+ * The identity of the process that started the current one, or `null` in the main program.
+ *
+ * @returns The parent's name and pid, or `null`.
+ *
+ * @example Usage
+ * ```ts
+ * import { parentProcess } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parentProcess(), null);
+ * ```
+ */
+export function parentProcess(): ProcessInfo | null {
+  if (parent === undefined) identify();
+  return parent!;
+}
+
+/** Takes a new pid for a worker about to start, and the buffer to hand down to it. */
+export function allocatePid(): { pid: number; counter: SharedArrayBuffer } {
+  if (pidCounter === undefined) identify();
+  const counter = pidCounter!;
+  return {
+    pid: runtime().osPid() + Atomics.add(counter, 0, 1) + 1,
+    counter: counter.buffer as SharedArrayBuffer,
+  };
+}

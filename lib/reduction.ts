@@ -1,0 +1,326 @@
+/**
+ * How tasks and errors travel between threads (CPython's `multiprocessing.reduction`).
+ *
+ * Arguments and results travel by structured clone. Functions cannot, so a task function
+ * travels in one of two ways: as its source text, compiled once in each worker that runs it,
+ * or as a reference to a function exported from a module ({@linkcode fromModule}), which each
+ * worker imports. Errors travel as plain records and are rebuilt as the same class.
+ *
+ * @module
+ */
+import {
+  ProcessError,
+  RemoteTraceback,
+  TimeoutError,
+  WorkerExitError,
+} from "./errors.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
+
+/**
+ * A reference to a function exported from an ES module: the worker imports the module and
+ * calls the export. Made by {@linkcode fromModule}. Use it for task functions that import
+ * other modules, call helpers, or keep module state.
+ *
+ * @typeParam F The function's type, so that pool methods type-check its arguments and result.
+ */
+export interface ModuleFunction<F extends AnyFunction = AnyFunction> {
+  /** The absolute URL of the module, usually `import.meta.url`. */
+  readonly module: string;
+  /** The export's name. */
+  readonly name: string;
+  /** Type-only: never set. It carries `F` so that pool methods infer arguments and result. */
+  readonly signature?: F;
+}
+
+/**
+ * A task function: a self-contained function passed as it is, or a
+ * {@linkcode ModuleFunction} naming an export of a module.
+ *
+ * @typeParam A The function's parameter types.
+ * @typeParam R The function's return type (a `Promise` is awaited).
+ */
+export type TaskFunction<A extends unknown[], R> =
+  | ((...args: A) => R)
+  | ModuleFunction<(...args: A) => R>;
+
+/**
+ * Names a function exported from an ES module, so that workers import the module and call
+ * it, instead of compiling the function from its source text. Such a function may import
+ * other modules, call other functions of its module, and use module-level state.
+ *
+ * The worker runs the module's top-level code when it imports it, so guard a program's
+ * entry code with `if (import.meta.main)`, as Python guards it with
+ * `if __name__ == "__main__"`.
+ *
+ * @typeParam F The exported function's type (`typeof square`).
+ * @param module The module's absolute URL: `import.meta.url` for the current module, or
+ *   `new URL("./tasks.ts", import.meta.url)`.
+ * @param name The export's name.
+ * @returns A reference that every `Pool` method accepts in place of a function.
+ * @throws {TypeError} If `module` is not an absolute URL or `name` is not a non-empty string.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { fromModule, Pool } from "@mp/multiprocessing";
+ *
+ * export function square(x: number): number {
+ *   return x * x;
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool(2);
+ *   console.log(await pool.map(fromModule<typeof square>(import.meta.url, "square"), [1, 2, 3]));
+ * }
+ * ```
+ */
+export function fromModule<F extends AnyFunction>(
+  module: string | URL,
+  name: string = "default",
+): ModuleFunction<F> {
+  let url: string;
+  try {
+    url = new URL(module).href;
+  } catch {
+    throw new TypeError(
+      `Cannot reference a module function as 'module' must be an absolute URL: received ${
+        JSON.stringify(String(module))
+      }. Pass import.meta.url, or new URL("./file.ts", import.meta.url)`,
+    );
+  }
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError(
+      `Cannot reference a module function as 'name' must be a non-empty string: received ${
+        describe(name)
+      }`,
+    );
+  }
+  return Object.freeze({ module: url, name });
+}
+
+/** A function as it travels to a worker: its source text, or a module and export name. */
+export type FunctionDef =
+  | { id: number; name: string; source: string; module?: undefined }
+  | { id: number; name: string; module: string; source?: undefined };
+
+const defs = new WeakMap<object, FunctionDef>();
+const moduleDefs = new Map<string, FunctionDef>();
+let nextFunctionId = 1;
+
+function isModuleFunction(fn: unknown): fn is ModuleFunction {
+  return typeof fn === "object" && fn !== null &&
+    typeof (fn as ModuleFunction).module === "string" &&
+    typeof (fn as ModuleFunction).name === "string";
+}
+
+/**
+ * Checks a task function and returns how it travels, cached per function so that each
+ * function is turned into source text once, and each worker compiles it once.
+ *
+ * @throws {TypeError} For a value that is not a function or module reference, and for a
+ *   function whose source text cannot be compiled elsewhere (built-in or bound functions).
+ */
+export function functionDef(fn: unknown, role: string = "task"): FunctionDef {
+  if (typeof fn === "function") {
+    let def = defs.get(fn);
+    if (def === undefined) {
+      const source = Function.prototype.toString.call(fn);
+      const name = fn.name || "anonymous";
+      if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+        throw new TypeError(
+          `Cannot send the ${role} function '${name}' to a worker as it is a built-in or bound function, which has no source text: wrap it, as in (x) => Math.sqrt(x), or export it from a module and pass fromModule(import.meta.url, "${name}")`,
+        );
+      }
+      def = { id: nextFunctionId++, name, source };
+      defs.set(fn, def);
+    }
+    return def;
+  }
+  if (isModuleFunction(fn)) {
+    const key = `${fn.module}#${fn.name}`;
+    let def = moduleDefs.get(key);
+    if (def === undefined) {
+      def = { id: nextFunctionId++, name: fn.name, module: fn.module };
+      moduleDefs.set(key, def);
+    }
+    return def;
+  }
+  throw new TypeError(
+    `Cannot run the ${role} as it must be a function or a fromModule() reference: received ${
+      describe(fn)
+    }`,
+  );
+}
+
+/**
+ * Turns a {@linkcode FunctionDef} back into a function, inside a worker (or on the calling
+ * thread for the dummy pool's module references).
+ */
+export async function loadFunction(def: FunctionDef): Promise<AnyFunction> {
+  if (def.module !== undefined) {
+    const mod = await import(def.module) as Record<string, unknown>;
+    const fn = mod[def.name];
+    if (typeof fn !== "function") {
+      throw new TypeError(
+        `Cannot find the function '${def.name}' in module ${def.module}: its export '${def.name}' is ${
+          describe(fn)
+        }. Export the function under that name`,
+      );
+    }
+    return fn as AnyFunction;
+  }
+  return compileSource(def.source, def.name);
+}
+
+function compileSource(source: string, name: string): AnyFunction {
+  try {
+    // An expression: `function f() {}`, `(x) => x`, `async function* g() {}`, `class C {}`.
+    return new Function(`return (${source}\n);`)() as AnyFunction;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  try {
+    // Method shorthand, as `{ square(x) { ... } }.square` prints: `square(x) { ... }`.
+    const holder = new Function(`return ({ ${source}\n});`)() as Record<string, AnyFunction>;
+    const fn = Object.values(holder)[0];
+    if (typeof fn === "function") return fn;
+  } catch {
+    // Reported below with the original source.
+  }
+  throw new SyntaxError(
+    `Cannot compile the function '${name}' in a worker from its source text: export it from a module and pass fromModule(import.meta.url, "${name}") instead. Source: ${
+      source.slice(0, 200)
+    }`,
+  );
+}
+
+/**
+ * When a function compiled from source throws `ReferenceError: x is not defined` and `x`
+ * occurs in its source, the function used a variable from outside itself (a closure or an
+ * import), which does not travel with source text. Returns a clearer error saying so and
+ * how to fix it, or `undefined` when the error is something else.
+ */
+export function explainFreeVariable(error: unknown, def: FunctionDef): Error | undefined {
+  if (def.source === undefined || !(error instanceof ReferenceError)) return undefined;
+  const match = /^(?:([\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$]*) is not defined|Can't find variable: (\S+))$/u
+    .exec(error.message);
+  const variable = match?.[1] ?? match?.[2];
+  if (variable === undefined) return undefined;
+  const escaped = variable.replace(/\$/g, "\\$");
+  if (!new RegExp(`(^|[^\\w$.])${escaped}(?![\\w$])`).test(def.source)) return undefined;
+  return new ReferenceError(
+    `Cannot run the function '${def.name}' in a worker as it uses '${variable}', which is defined outside the function: a function passed as it is travels as source text, without the variables and imports around it. Pass '${variable}' as an argument, or export '${def.name}' from a module and pass fromModule(import.meta.url, "${def.name}"), guarding the module's entry code with if (import.meta.main)`,
+    { cause: error },
+  );
+}
+
+/** An error as it travels between threads. */
+export type WireError =
+  | {
+    name: string;
+    message: string;
+    stack: string;
+    props: Record<string, unknown> | undefined;
+    cause: WireError | undefined;
+    errors: WireError[] | undefined;
+  }
+  | { thrown: unknown };
+
+/** Turns a thrown value into a record that structured clone can carry. */
+export function encodeError(error: unknown, depth: number = 0): WireError {
+  if (!(error instanceof Error)) {
+    return { thrown: cloneable(error) ? error : String(error) };
+  }
+  const name = error.name;
+  const message = error.message;
+  let stack = typeof error.stack === "string" ? error.stack : "";
+  // V8 starts a stack with "Name: message"; JavaScriptCore does not.
+  const header = message ? `${name}: ${message}` : name;
+  if (!stack.startsWith(header)) stack = `${header}\n${stack}`;
+  let props: Record<string, unknown> | undefined;
+  for (const key of Object.keys(error)) {
+    if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (!cloneable(value)) continue;
+    (props ??= {})[key] = value;
+  }
+  const cause = "cause" in error && error.cause !== undefined && depth < 8
+    ? encodeError(error.cause, depth + 1)
+    : undefined;
+  const errors = error instanceof AggregateError && Array.isArray(error.errors) && depth < 8
+    ? error.errors.map((e: unknown) => encodeError(e, depth + 1))
+    : undefined;
+  return { name, message, stack, props, cause, errors };
+}
+
+type ErrorFactory = (message: string, options: ErrorOptions, wire: WireError) => Error;
+
+const standard = (C: ErrorConstructor): ErrorFactory => (message, options) =>
+  new C(message, options);
+
+// The classes rebuilt as themselves. Others arrive as `Error` with the original `name`.
+const factories: Record<string, ErrorFactory> = {
+  Error: standard(Error),
+  TypeError: standard(TypeError),
+  RangeError: standard(RangeError),
+  ReferenceError: standard(ReferenceError),
+  SyntaxError: standard(SyntaxError),
+  EvalError: standard(EvalError),
+  URIError: standard(URIError),
+  AggregateError: (message, options, wire) =>
+    new AggregateError(
+      "errors" in wire && wire.errors ? wire.errors.map(decodeError) : [],
+      message,
+      options,
+    ),
+  ProcessError: (message, options) => new ProcessError(message, options),
+  TimeoutError: (message, options) => new TimeoutError(message, options),
+  WorkerExitError: (message, options, wire) =>
+    new WorkerExitError(
+      message,
+      "props" in wire && typeof wire.props?.exitCode === "number" ? wire.props.exitCode : 1,
+      options,
+    ),
+};
+
+/**
+ * Rebuilds an error that crossed threads: the same class (for the built-in error classes
+ * and this library's) and message, its extra properties, and the worker's stack as a
+ * {@linkcode RemoteTraceback} in `cause`.
+ */
+export function decodeError(wire: WireError): unknown {
+  if ("thrown" in wire) return wire.thrown;
+  const traceback = new RemoteTraceback(
+    wire.stack,
+    wire.cause === undefined ? undefined : { cause: decodeError(wire.cause) },
+  );
+  const factory = Object.hasOwn(factories, wire.name) ? factories[wire.name] : undefined;
+  const error = factory
+    ? factory(wire.message, { cause: traceback }, wire)
+    : new Error(wire.message, { cause: traceback });
+  if (error.name !== wire.name) error.name = wire.name;
+  if (wire.props) Object.assign(error, wire.props);
+  return error;
+}
+
+/** Whether `value` survives structured clone. Used only on error paths: it clones. */
+export function cloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A short description of a received value for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (typeof value === "bigint") return `${value}n`;
+  if (value === null || typeof value !== "object") return String(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
+  return ctor && ctor !== "Object" ? `an instance of ${ctor}` : "an object";
+}

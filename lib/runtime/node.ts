@@ -1,0 +1,21 @@
+// Node: `node:worker_threads` is the native API.
+import { availableParallelism } from "node:os";
+import process from "node:process";
+import {
+  currentThreadId,
+  currentWorkerData,
+  spawnThread,
+  threadHostPort,
+} from "./_worker_threads.ts";
+import type { Runtime } from "./types.ts";
+
+/** The adapter for Node (22.18 or later, which runs TypeScript modules in workers as is). */
+export const node: Runtime = {
+  name: "node",
+  spawn: (url, options) => spawnThread(url, options),
+  cpuCount: () => availableParallelism(),
+  osPid: () => process.pid,
+  threadId: currentThreadId,
+  workerData: currentWorkerData,
+  hostPort: threadHostPort,
+};

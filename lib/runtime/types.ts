@@ -1,0 +1,61 @@
+/**
+ * The one interface between the library and a JavaScript runtime's threads. Everything
+ * outside `lib/runtime/` talks to workers through it and never asks which runtime it is on.
+ *
+ * @module
+ */
+
+/** A worker as its creator sees it. */
+export interface WorkerHandle {
+  /** The worker's thread id, unique within this OS process. */
+  readonly id: number;
+  /** Sends a message; throws a `DataCloneError` at once for a value that cannot be cloned. */
+  post(message: unknown): void;
+  /** Calls `listener` for each message the worker sends. */
+  onMessage(listener: (message: unknown) => void): void;
+  /**
+   * Calls `listener` once when the worker has ended, with its exit code and, after an
+   * uncaught error, that error.
+   */
+  onExit(listener: (exitCode: number, error: unknown) => void): void;
+  /** Stops the worker at once; resolves when it has ended. */
+  terminate(): Promise<void>;
+  /** Lets the worker keep the process alive (the default). */
+  ref(): void;
+  /** Lets the process end while the worker is still running. */
+  unref(): void;
+}
+
+/** What a worker is started with. */
+export interface SpawnOptions {
+  /** A name for debuggers and error messages. */
+  name: string;
+  /** A structured-cloneable value the worker reads with {@linkcode Runtime.workerData}. */
+  data: unknown;
+}
+
+/** The end of the channel a worker uses to talk to its creator. */
+export interface HostPort {
+  /** Sends a message to the creator. */
+  post(message: unknown): void;
+  /** Calls `listener` for each message from the creator. */
+  onMessage(listener: (message: unknown) => void): void;
+}
+
+/** One runtime's adapter. */
+export interface Runtime {
+  /** Which runtime this is, for reports only: no code may branch on it. */
+  readonly name: "deno" | "bun" | "node";
+  /** Starts a worker running the ES module at `url`. */
+  spawn(url: URL, options: SpawnOptions): WorkerHandle;
+  /** The number of logical CPUs this process may use. */
+  cpuCount(): number;
+  /** The OS process id. */
+  osPid(): number;
+  /** The id of the current thread: `0` on the main thread. */
+  threadId(): number;
+  /** Inside a worker, the value it was started with; `undefined` on the main thread. */
+  workerData(): unknown;
+  /** Inside a worker, the channel to its creator; `null` on the main thread. */
+  hostPort(): HostPort | null;
+}
