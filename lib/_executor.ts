@@ -14,6 +14,8 @@ export interface Sink {
 export interface Job {
   /** What {@linkcode Executor.prepare} returned for the task function. */
   fn: unknown;
+  /** What {@linkcode Executor.costKey} returned for it. */
+  key: unknown;
   op: Op;
   /** The argument list (apply) or the chunk of items (map, starmap). */
   payload: unknown;
@@ -21,6 +23,8 @@ export interface Job {
   index: number;
   /** Set when the job is sent to a slot: its number within that slot, from 1. */
   seq: number;
+  /** Set when the job is sent to a slot: its expected milliseconds, counted in the backlog. */
+  cost: number;
 }
 
 /** What a slot tells its pool. Results arrive in the order the jobs were sent. */
@@ -71,6 +75,8 @@ export interface Executor {
    * @throws {TypeError} For a value that cannot be run there.
    */
   prepare(fn: unknown, role: string): unknown;
+  /** What the pool learns a task's cost under: the same for functions of one source text. */
+  costKey(prepared: unknown): unknown;
   /** Starts a slot. */
   spawn(hooks: SlotHooks, init: SlotInit): Slot;
 }

@@ -118,5 +118,7 @@ function cloneFailure(job: Job, error: unknown): TypeError {
 /** Runs each slot's tasks in its own Worker. */
 export const workerExecutor: Executor = {
   prepare: (fn, role) => functionDef(fn, role),
+  // Definitions are already shared by functions of one source text.
+  costKey: (prepared) => prepared,
   spawn: (hooks, init) => new WorkerSlot(hooks, init),
 };

@@ -175,7 +175,7 @@ export class AsyncResult<T> {
     }
     const waiters = this.#waiters;
     this.#waiters = undefined;
-    if (waiters !== undefined) for (const wake of waiters) wake();
+    if (waiters !== undefined) { for (const wake of waiters) wake(); }
   }
 
   /**
@@ -303,8 +303,10 @@ interface Feed extends Holder {
   readonly processes: number;
   /** Queues a job; throws if the pool was terminated. */
   submit(job: Job): void;
-  /** Prepares the function once, for every chunk. */
+  /** The prepared function, for every chunk. */
   fn: unknown;
+  /** Its cost key. */
+  key: unknown;
   /** An iterator starts and stops feeding: a closed pool waits for its feeders. */
   feeding(delta: 1 | -1): void;
 }
@@ -373,10 +375,12 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
     });
     this.#fill();
     this.#serve();
-    return handled(promise.then((result) => {
-      this.#feed.release();
-      return result;
-    }).then((result) => this.#unwrap(result)));
+    return handled(
+      promise.then((result) => {
+        this.#feed.release();
+        return result;
+      }).then((result) => this.#unwrap(result)),
+    );
   }
 
   return(): Promise<IteratorResult<R>> {
@@ -526,17 +530,22 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
     if (this.#op === Op.starmap) {
       const bad = chunk.findIndex((args) => !Array.isArray(args));
       if (bad >= 0) {
-        this.#inputFailed([], starmapItemError(this.#submitted * this.#chunksize + bad, chunk[bad]));
+        this.#inputFailed(
+          [],
+          starmapItemError(this.#submitted * this.#chunksize + bad, chunk[bad]),
+        );
         return false;
       }
     }
     const job: Job = {
       fn: this.#feed.fn,
+      key: this.#feed.key,
       op: this.#op,
       payload: chunk,
       sink: this,
       index: this.#submitted,
       seq: 0,
+      cost: 0,
     };
     try {
       this.#feed.submit(job);
@@ -614,6 +623,8 @@ interface SlotState {
   slot: Slot;
   /** Jobs sent and not yet answered, in the order sent. */
   inFlight: Deque<Job>;
+  /** The estimated milliseconds of work in `inFlight`. */
+  backlog: number;
   nextSeq: number;
   /** Jobs sent in this worker's life, for `maxtasksperchild`. */
   assigned: number;
@@ -635,7 +646,10 @@ const executors = new Map<unknown, Executor>();
  * Sets the back end of a `BasePool` subclass: the worker pool's and the dummy pool's.
  * Internal: not exported from the entry points.
  */
-export function registerExecutor(pool: abstract new (...args: never[]) => BasePool, executor: Executor): void {
+export function registerExecutor(
+  pool: abstract new (...args: never[]) => BasePool,
+  executor: Executor,
+): void {
   executors.set(pool, executor);
 }
 
@@ -678,8 +692,8 @@ export abstract class BasePool implements AsyncDisposable {
   #queue = new Deque<Job>();
   #slots = new Map<Slot, SlotState>();
   #workerNumber = 0;
-  #avgTaskMs = NaN;
-  #capacity = 1;
+  /** The measured milliseconds of one task, per task function (its executor's cost key). */
+  #costs = new Map<unknown, number>();
   #outstanding = 0;
   #feeders = 0;
   #holds = 0;
@@ -733,10 +747,10 @@ export abstract class BasePool implements AsyncDisposable {
     this.#ended = { promise: endedPromise, resolve: resolveEnded };
     this.#holder = {
       hold: () => {
-        if (this.#holds++ === 0) for (const slot of this.#slots.keys()) slot.ref();
+        if (this.#holds++ === 0) { for (const slot of this.#slots.keys()) slot.ref(); }
       },
       release: () => {
-        if (--this.#holds === 0) for (const slot of this.#slots.keys()) slot.unref();
+        if (--this.#holds === 0) { for (const slot of this.#slots.keys()) slot.unref(); }
       },
     };
     this.#hooks = {
@@ -869,7 +883,17 @@ export abstract class BasePool implements AsyncDisposable {
     }
     const result = this.#newResult(options);
     const sink = new ApplySink(result as AsyncResult<unknown>);
-    this.#submit({ fn: prepared, op: Op.apply, payload: args, sink, index: 0, seq: 0 });
+    const key = this.#executor.costKey(prepared);
+    this.#submit({
+      fn: prepared,
+      key,
+      op: Op.apply,
+      payload: args,
+      sink,
+      index: 0,
+      seq: 0,
+      cost: 0,
+    });
     return result;
   }
 
@@ -901,7 +925,7 @@ export abstract class BasePool implements AsyncDisposable {
     chunksize?: number,
   ): Promise<Awaited<R>[]> {
     try {
-      return this.#mapAsync("map", Op.map, fn, iterable, { chunksize }).get();
+      return this.#mapAsync<Awaited<R>>("map", Op.map, fn, iterable, { chunksize }).get();
     } catch (error) {
       return handled(Promise.reject(error));
     }
@@ -935,9 +959,7 @@ export abstract class BasePool implements AsyncDisposable {
     iterable: Iterable<T> | AsyncIterable<T>,
     options?: MapAsyncOptions<Awaited<R>>,
   ): AsyncResult<Awaited<R>[]> {
-    return this.#mapAsync("mapAsync", Op.map, fn, iterable, options) as AsyncResult<
-      Awaited<R>[]
-    >;
+    return this.#mapAsync("mapAsync", Op.map, fn, iterable, options);
   }
 
   /**
@@ -1000,40 +1022,39 @@ export abstract class BasePool implements AsyncDisposable {
     iterable: Iterable<A> | AsyncIterable<A>,
     options?: MapAsyncOptions<Awaited<R>>,
   ): AsyncResult<Awaited<R>[]> {
-    return this.#mapAsync("starmapAsync", Op.starmap, fn, iterable, options) as AsyncResult<
-      Awaited<R>[]
-    >;
+    return this.#mapAsync("starmapAsync", Op.starmap, fn, iterable, options);
   }
 
-  #mapAsync(
+  #mapAsync<R>(
     method: string,
     op: Op,
     fn: unknown,
     iterable: unknown,
-    options: MapAsyncOptions<unknown> | undefined,
-  ): AsyncResult<unknown[]> {
+    options: MapAsyncOptions<R> | undefined,
+  ): AsyncResult<R[]> {
     this.#checkRunning(method);
     const prepared = this.#executor.prepare(fn, "task");
     const chunksize = options?.chunksize;
     if (chunksize !== undefined) checkCount(chunksize, "chunksize", method);
-    const result = this.#newResult(options as ApplyOptions<unknown[]>);
+    const result = this.#newResult<R[]>(options);
     const items = drain(iterable, method);
     const start = (list: unknown[]) => {
       if (op === Op.starmap) {
         const bad = list.findIndex((args) => !Array.isArray(args));
         if (bad >= 0) throw starmapItemError(bad, list[bad]);
       }
-      // Python's default: about four chunks per worker.
-      const size = chunksize ?? Math.ceil(list.length / (4 * this.#processes));
-      const chunks = Math.ceil(list.length / size);
-      if (chunks === 0) {
+      if (list.length === 0) {
         settleResult(result as AsyncResult<unknown>, true, []);
         return;
       }
+      // Python's default: about four chunks per worker.
+      const size = chunksize ?? Math.ceil(list.length / (4 * this.#processes));
+      const chunks = Math.ceil(list.length / size);
       const sink = new MapSink(result as AsyncResult<unknown>, list.length, size, chunks);
+      const key = this.#executor.costKey(prepared);
       for (let index = 0; index < chunks; index++) {
         const payload = list.slice(index * size, (index + 1) * size);
-        this.#submit({ fn: prepared, op, payload, sink, index, seq: 0 });
+        this.#submit({ fn: prepared, key, op, payload, sink, index, seq: 0, cost: 0 });
       }
     };
     if (Array.isArray(items)) {
@@ -1136,6 +1157,7 @@ export abstract class BasePool implements AsyncDisposable {
     const feed: Feed = {
       processes: this.#processes,
       fn: prepared,
+      key: this.#executor.costKey(prepared),
       submit: (job) => this.#submit(job),
       hold: this.#holder.hold,
       release: this.#holder.release,
@@ -1158,6 +1180,7 @@ export abstract class BasePool implements AsyncDisposable {
     this.#slots.set(slot, {
       slot,
       inFlight: new Deque(),
+      backlog: 0,
       nextSeq: 1,
       assigned: 0,
       ready: false,
@@ -1166,7 +1189,16 @@ export abstract class BasePool implements AsyncDisposable {
     if (this.#holds === 0) slot.unref();
   }
 
-  /** Sends queued jobs to workers with room, in batches. */
+  /** The expected milliseconds of one task of `fn`; a new function counts as a full batch. */
+  #estimate(key: unknown): number {
+    return this.#costs.get(key) ?? TARGET_BATCH_MS;
+  }
+
+  /**
+   * Sends queued jobs to workers with room, in batches. A worker gets jobs while its backlog
+   * (the estimated cost of what it holds) is under TARGET_BATCH_MS, and never more than an
+   * even share of the queue, so no job waits behind a slow one while another worker idles.
+   */
   #pump(): void {
     if (this.#state === "terminate" || this.#queue.length === 0) return;
     // Workers that died while starting are replaced only when there is work for them.
@@ -1174,30 +1206,37 @@ export abstract class BasePool implements AsyncDisposable {
     for (const state of this.#slots.values()) if (!state.retiring) live++;
     for (; live < this.#processes; live++) this.#spawn();
     const states = [...this.#slots.values()];
+    const share = Math.ceil(this.#queue.length / this.#processes);
     const first = this.#rotate++ % states.length;
     for (let k = 0; k < states.length && this.#queue.length > 0; k++) {
       const state = states[(first + k) % states.length];
       if (state.retiring) continue;
-      const room = Math.min(
-        this.#capacity - state.inFlight.length,
+      const limit = Math.min(
+        MAX_IN_FLIGHT - state.inFlight.length,
         this.#maxTasks - state.assigned,
-        this.#queue.length,
+        share,
       );
-      if (room <= 0) continue;
-      const jobs = new Array<Job>(room);
-      for (let i = 0; i < room; i++) {
+      const jobs: Job[] = [];
+      let backlog = state.backlog;
+      while (jobs.length < limit && this.#queue.length > 0) {
+        const cost = this.#estimate(this.#queue.peek()!.key);
+        if (state.inFlight.length + jobs.length > 0 && backlog + cost > TARGET_BATCH_MS) break;
         const job = this.#queue.shift()!;
         job.seq = state.nextSeq++;
-        jobs[i] = job;
+        job.cost = cost;
+        backlog += cost;
+        jobs.push(job);
       }
-      state.assigned += room;
+      if (jobs.length === 0) continue;
+      state.assigned += jobs.length;
       const rejected = state.slot.send(jobs);
-      if (rejected === undefined) {
-        for (const job of jobs) state.inFlight.push(job);
-        continue;
+      const failed = rejected === undefined ? undefined : new Set(rejected.map(([job]) => job));
+      for (const job of jobs) {
+        if (failed?.has(job)) continue;
+        state.inFlight.push(job);
+        state.backlog += job.cost;
       }
-      const failed = new Set(rejected.map(([job]) => job));
-      for (const job of jobs) if (!failed.has(job)) state.inFlight.push(job);
+      if (rejected === undefined) continue;
       for (const [job, error] of rejected) this.#finishJob(job, false, error);
       this.#maybeRetire(state);
     }
@@ -1211,20 +1250,20 @@ export abstract class BasePool implements AsyncDisposable {
   #onResults(slot: Slot, results: unknown[], busy: number): void {
     const state = this.#slots.get(slot);
     if (state === undefined || this.#state === "terminate") return;
-    const count = results.length / 3;
+    // Learn each function's cost from this batch's measured time (see TARGET_BATCH_MS).
+    const perTask = Math.max(busy / (results.length / 3), 0.0005);
+    let learned: unknown = undefined;
     for (let i = 0; i < results.length; i += 3) {
       const job = state.inFlight.shift()!;
+      state.backlog -= job.cost;
+      if (job.key !== learned) {
+        learned = job.key;
+        const old = this.#costs.get(job.key);
+        this.#costs.set(job.key, old === undefined ? perTask : 0.7 * old + 0.3 * perTask);
+      }
       this.#finishJob(job, results[i + 1] === 1, results[i + 2]);
     }
-    // Size batches from the measured cost of a task (see TARGET_BATCH_MS).
-    const perTask = Math.max(busy / count, 0.0005);
-    this.#avgTaskMs = Number.isNaN(this.#avgTaskMs)
-      ? perTask
-      : 0.7 * this.#avgTaskMs + 0.3 * perTask;
-    this.#capacity = Math.max(
-      1,
-      Math.min(MAX_IN_FLIGHT, Math.floor(TARGET_BATCH_MS / this.#avgTaskMs)),
-    );
+    if (state.inFlight.length === 0) state.backlog = 0; // no drift from float sums
     this.#maybeRetire(state);
     this.#pump();
     this.#checkIdle();
@@ -1259,7 +1298,9 @@ export abstract class BasePool implements AsyncDisposable {
     if (this.#state !== "terminate" && state.inFlight.length > 0) {
       const running = slot.running();
       const cause = error === undefined ? undefined : { cause: error };
-      const detail = error instanceof Error ? ` after an uncaught ${error.name}: ${error.message}` : "";
+      const detail = error instanceof Error
+        ? ` after an uncaught ${error.name}: ${error.message}`
+        : "";
       const failure = new WorkerExitError(
         `Worker ${slot.name} (pid ${slot.pid}) ended with exit code ${exitCode}${detail} while running this task; the pool started a new worker in its place`,
         exitCode,

@@ -8,12 +8,7 @@
  *
  * @module
  */
-import {
-  ProcessError,
-  RemoteTraceback,
-  TimeoutError,
-  WorkerExitError,
-} from "./errors.ts";
+import { ProcessError, RemoteTraceback, TimeoutError, WorkerExitError } from "./errors.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;
@@ -105,6 +100,9 @@ export type FunctionDef =
   | { id: number; name: string; module: string; source?: undefined };
 
 const defs = new WeakMap<object, FunctionDef>();
+// Functions written inline (`pool.applyAsync((x) => x + 1, [i])` in a loop) are new objects
+// each time but one source text: they share one definition, so each worker compiles it once.
+const sourceDefs = new Map<string, FunctionDef>();
 const moduleDefs = new Map<string, FunctionDef>();
 let nextFunctionId = 1;
 
@@ -132,7 +130,12 @@ export function functionDef(fn: unknown, role: string = "task"): FunctionDef {
           `Cannot send the ${role} function '${name}' to a worker as it is a built-in or bound function, which has no source text: wrap it, as in (x) => Math.sqrt(x), or export it from a module and pass fromModule(import.meta.url, "${name}")`,
         );
       }
-      def = { id: nextFunctionId++, name, source };
+      const key = `${name}\n${source}`;
+      def = sourceDefs.get(key);
+      if (def === undefined) {
+        def = { id: nextFunctionId++, name, source };
+        sourceDefs.set(key, def);
+      }
       defs.set(fn, def);
     }
     return def;
@@ -203,8 +206,9 @@ function compileSource(source: string, name: string): AnyFunction {
  */
 export function explainFreeVariable(error: unknown, def: FunctionDef): Error | undefined {
   if (def.source === undefined || !(error instanceof ReferenceError)) return undefined;
-  const match = /^(?:([\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$]*) is not defined|Can't find variable: (\S+))$/u
-    .exec(error.message);
+  const match =
+    /^(?:([\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$]*) is not defined|Can't find variable: (\S+))$/u
+      .exec(error.message);
   const variable = match?.[1] ?? match?.[2];
   if (variable === undefined) return undefined;
   const escaped = variable.replace(/\$/g, "\\$");

@@ -150,6 +150,9 @@ class ThreadSlot implements Slot {
 const threadExecutor: Executor = {
   // Any function runs here, closures and built-ins included; module references are imported.
   prepare: (fn, role) => typeof fn === "function" ? fn : functionDef(fn, role),
+  // Closures of one source text are different functions here, but cost about the same.
+  costKey: (prepared) =>
+    typeof prepared === "function" ? Function.prototype.toString.call(prepared) : prepared,
   spawn: (hooks, init) => new ThreadSlot(hooks, init),
 };
 
