@@ -12,9 +12,6 @@ import { cpuCount } from "./context.ts";
 import { ProcessError, TimeoutError, WorkerExitError } from "./errors.ts";
 import { cloneable, describe, type TaskFunction } from "./reduction.ts";
 
-// deno-lint-ignore no-explicit-any
-type AnyArgs = any[];
-
 /** Options for {@linkcode BasePool}'s constructor. */
 export interface PoolOptions {
   /**
@@ -29,7 +26,7 @@ export interface PoolOptions {
    *
    * @default {undefined}
    */
-  initializer?: TaskFunction<AnyArgs, unknown>;
+  initializer?: TaskFunction<never[], unknown>;
   /**
    * The arguments of `initializer`.
    *

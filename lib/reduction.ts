@@ -20,7 +20,9 @@ type AnyFunction = (...args: any[]) => unknown;
  *
  * @typeParam F The function's type, so that pool methods type-check its arguments and result.
  */
-export interface ModuleFunction<F extends AnyFunction = AnyFunction> {
+export interface ModuleFunction<
+  F extends (...args: never[]) => unknown = (...args: never[]) => unknown,
+> {
   /** The absolute URL of the module, usually `import.meta.url`. */
   readonly module: string;
   /** The export's name. */
@@ -70,7 +72,7 @@ export type TaskFunction<A extends unknown[], R> =
  * }
  * ```
  */
-export function fromModule<F extends AnyFunction>(
+export function fromModule<F extends (...args: never[]) => unknown>(
   module: string | URL,
   name: string = "default",
 ): ModuleFunction<F> {

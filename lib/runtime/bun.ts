@@ -12,7 +12,17 @@ import type { Runtime } from "./types.ts";
 /** The adapter for Bun. */
 export const bun: Runtime = {
   name: "bun",
-  spawn: (url, options) => spawnThread(url, options),
+  spawn: (url, options) => {
+    const handle = spawnThread(url, options);
+    return {
+      ...handle,
+      // Bun reports exit code 0 after an uncaught error; Node and Deno report 1.
+      onExit: (listener) =>
+        handle.onExit((code, error) =>
+          listener(code === 0 && error !== undefined ? 1 : code, error)
+        ),
+    };
+  },
   cpuCount: () => navigator.hardwareConcurrency,
   osPid: () => process.pid,
   threadId: currentThreadId,

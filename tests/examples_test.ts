@@ -1,0 +1,233 @@
+// Smoke test for examples/: runs each example as a program of its own, with the runtime that
+// runs this test (deno test, bun test or node --test), and checks its exit code and output.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+// An example ends in a few seconds; a hang fails its test instead of the whole run.
+const RUN_TIMEOUT_MS = 30_000;
+// Above the child's own limit, and above bun's default of 5 s per test.
+const TEST_OPTIONS = { timeout: RUN_TIMEOUT_MS + 10_000 };
+
+interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** The command that runs a script with the current runtime. */
+function command(file: string): [string, string[]] {
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  if (deno !== undefined) return [deno.execPath(), ["run", "-A", file]];
+  // Bun and Node: process.execPath is the running binary, which runs .ts files as they are.
+  return [process.execPath, [file]];
+}
+
+function childEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined) env[key] = value;
+  }
+  // Under node --test, a child that inherits it reports as a test run instead of running.
+  delete env.NODE_TEST_CONTEXT;
+  delete env.FORCE_COLOR;
+  env.NO_COLOR = "1";
+  return env;
+}
+
+function runExample(name: string): Promise<Run> {
+  const file = fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
+  const [cmd, args] = command(file);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      env: childEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, RUN_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** Runs an example and asserts that it ended by itself with exit code 0. */
+async function run(name: string): Promise<string> {
+  const result = await runExample(name);
+  const report = `\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
+  assert.ok(!result.timedOut, `examples/${name} did not end within ${RUN_TIMEOUT_MS} ms${report}`);
+  assert.equal(
+    result.code,
+    0,
+    `examples/${name} exited with code ${result.code} (signal ${result.signal})${report}`,
+  );
+  return result.stdout.replace(/\r\n/g, "\n");
+}
+
+/** The lines of `stdout`, checked to appear in this order (other lines may come between). */
+function assertInOrder(stdout: string, patterns: RegExp[]): void {
+  const lines = stdout.split("\n");
+  let at = 0;
+  for (const pattern of patterns) {
+    const found = lines.findIndex((line, i) => i >= at && pattern.test(line));
+    assert.ok(found >= 0, `expected a line matching ${pattern} after line ${at} in:\n${stdout}`);
+    at = found + 1;
+  }
+}
+
+function count(stdout: string, pattern: RegExp): number {
+  return stdout.split("\n").filter((line) => pattern.test(line)).length;
+}
+
+const SQUARES = "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]";
+const TESTED = [
+  "dummy_switch.ts",
+  "module_function.ts",
+  "monte_carlo_pi.ts",
+  "pool_chunksize.ts",
+  "pool_crawler_callback.ts",
+  "pool_error_callback.ts",
+  "pool_long_task.ts",
+  "pool_squares.ts",
+];
+
+describe("examples", () => {
+  test("every example in examples/ has a smoke test here", () => {
+    const dir = fileURLToPath(new URL("../examples/", import.meta.url));
+    const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
+    assert.deepEqual(files, TESTED);
+  });
+
+  test("examples/pool_squares.ts runs and prints the squares", TEST_OPTIONS, async () => {
+    const stdout = await run("pool_squares.ts");
+    assert.equal(stdout, `${SQUARES}\n4\n${SQUARES}\n`);
+  });
+
+  test(
+    "examples/pool_crawler_callback.ts runs and its callback receives every page size",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("pool_crawler_callback.ts");
+      const sizes = Array.from({ length: 20 }, (_, i) => 5 * i);
+      assert.match(
+        stdout,
+        new RegExp(`^callback received \\(sorted\\): \\[${sizes.join(", ")}\\]$`, "m"),
+      );
+      // The callback printed each size once, on a line of its own.
+      const printed = stdout.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
+      assert.deepEqual(printed.sort((a, b) => a - b), sizes);
+      assert.equal(count(stdout, /^crawled page \d+$/), 20);
+    },
+  );
+
+  test(
+    "examples/pool_error_callback.ts runs and hands the error to errorCallback",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("pool_error_callback.ts");
+      assert.equal(
+        stdout,
+        [
+          "error: RangeError: special value 3",
+          "results: [0, 1, 4, 16, 25]",
+          "errors: [RangeError: special value 3]",
+          "ready: true, successful: false",
+          "get() rejected with RangeError: special value 3 (cause: RemoteTraceback)",
+          "",
+        ].join("\n"),
+      );
+    },
+  );
+
+  test("examples/monte_carlo_pi.ts runs and prints π ≈ 3.14", TEST_OPTIONS, async () => {
+    const stdout = await run("monte_carlo_pi.ts");
+    assert.match(stdout, /^estimates: \[(3\.\d+, ){3}3\.\d+\]$/m);
+    // 4 million points: the estimate is within 0.003 of π but for a one-in-a-million draw.
+    const pi = Number(/^π ≈ (\d+\.\d+)$/m.exec(stdout)?.[1]);
+    assert.ok(Math.abs(pi - Math.PI) < 0.01, `π estimate too far off: ${pi}\n${stdout}`);
+  });
+
+  test(
+    "examples/pool_chunksize.ts runs and prints the same sum for every chunksize",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("pool_chunksize.ts");
+      const result = "10000 results, first \\[0, 1, 4, 9, 16\\], sum 333283335000 \\([\\d.]+ ms\\)";
+      assertInOrder(stdout, [
+        new RegExp(`^chunksize=100: ${result}$`),
+        new RegExp(`^chunksize=1: ${result}$`),
+        new RegExp(`^chunksize=default: ${result}$`),
+        /^all three lists are equal$/,
+      ]);
+    },
+  );
+
+  test(
+    "examples/pool_long_task.ts runs and finishes the short tasks while the long one runs",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("pool_long_task.ts");
+      assertInOrder(stdout, [
+        /^\[\d+ ms\] main: starmap returned \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\]$/,
+        /^main: starmap finished while the long task was running: ready\(\) = false$/,
+        /^main: the long task returned 10$/,
+        /^\[\d+ ms\] main process$/,
+      ]);
+      assertInOrder(stdout, [/^\[\d+ ms\] long task 10 starts$/, /^\[\d+ ms\] long task 10 ends$/]);
+      assert.equal(count(stdout, /^\[\d+ ms\] short task \d done$/), 10);
+    },
+  );
+
+  test(
+    "examples/dummy_switch.ts runs the same program on both entry points",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("dummy_switch.ts");
+      const pages = "\\[0, 5, 10, 15, 20, 25, 30, 35, 40, 45\\] in \\d+ ms";
+      const counts = "\\[1714285, 1714285, 1714285, 1714285\\] in \\d+ ms";
+      assertInOrder(stdout, [
+        new RegExp(`^mod\\.ts +I/O-bound: ${pages}$`),
+        new RegExp(`^mod\\.ts +CPU-bound: ${counts}$`),
+        new RegExp(`^dummy\\.ts I/O-bound: ${pages}$`),
+        new RegExp(`^dummy\\.ts CPU-bound: ${counts}$`),
+      ]);
+    },
+  );
+
+  test(
+    "examples/module_function.ts runs and hashes in workers with fromModule()",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("module_function.ts");
+      assert.match(
+        stdout,
+        /^passed as it is: ReferenceError: .*uses 'createHash'.*fromModule\(import\.meta\.url, "sha256"\)/m,
+      );
+      assertInOrder(stdout, [
+        /^hello: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 \(PoolWorker-\d+\)$/,
+        /^world: 486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7 \(PoolWorker-\d+\)$/,
+        /^multiprocessing: 2fef1a96570ca23c62a2a523362a03bcf6b5fb11234abaa93a88fbdc0c3f6e6c \(PoolWorker-\d+\)$/,
+        /^main program: MainProcess$/,
+      ]);
+    },
+  );
+});

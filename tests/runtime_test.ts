@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { runtime, type WorkerHandle } from "../lib/runtime/mod.ts";
+import { runChild } from "./_child.ts";
+
+const echo = new URL("./fixtures/echo_worker.ts", import.meta.url);
+
+function start(data: unknown = { hello: 1 }): WorkerHandle {
+  return runtime().spawn(echo, { name: "echo", data });
+}
+
+function nextMessage(worker: WorkerHandle): Promise<unknown> {
+  return new Promise((resolve) => worker.onMessage(resolve));
+}
+
+function exited(worker: WorkerHandle): Promise<[number, unknown]> {
+  return new Promise((resolve) => worker.onExit((code, error) => resolve([code, error])));
+}
+
+describe("runtime adapter", () => {
+  test("runtime() detects the runtime it runs on", () => {
+    const g = globalThis as Record<string, unknown>;
+    const expected = "Deno" in g ? "deno" : "Bun" in g ? "bun" : "node";
+    assert.equal(runtime().name, expected);
+    assert.ok(runtime().cpuCount() >= 1);
+    assert.ok(Number.isInteger(runtime().osPid()));
+    assert.equal(runtime().threadId(), 0);
+    assert.equal(runtime().hostPort(), null);
+    assert.equal(runtime().workerData(), undefined);
+  });
+
+  test("spawn() starts a .ts module that receives and posts messages", async () => {
+    const worker = start({ tag: "data" });
+    try {
+      const reply = nextMessage(worker);
+      worker.post({ echo: { nested: [1, "two", new Map([[3, 4]])] } });
+      assert.deepEqual(await reply, { nested: [1, "two", new Map([[3, 4]])] });
+      const who = nextMessage(worker);
+      worker.post({ whoami: true });
+      const seen = await who as { threadId: number; data: unknown };
+      assert.equal(seen.threadId, worker.id);
+      assert.deepEqual(seen.data, { tag: "data" });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  test("workers have distinct ids", async () => {
+    const workers = [start(), start(), start()];
+    try {
+      assert.equal(new Set(workers.map((w) => w.id)).size, 3);
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
+  });
+
+  test("onExit() reports an explicit exit code", async () => {
+    const worker = start();
+    const done = exited(worker);
+    worker.post({ exit: 7 });
+    const [code] = await done;
+    assert.equal(code, 7);
+  });
+
+  test("onExit() reports an uncaught error with its exit code", async () => {
+    const worker = start();
+    const done = exited(worker);
+    worker.post({ throw: "worker blew up" });
+    const [code, error] = await done;
+    assert.equal(code, 1);
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /worker blew up/);
+  });
+
+  test("terminate() ends the worker and onExit() fires", async () => {
+    const worker = start();
+    const done = exited(worker);
+    await worker.terminate();
+    const [code] = await done;
+    assert.equal(typeof code, "number");
+  });
+
+  test("post() throws at once for a value that cannot be cloned", async () => {
+    const worker = start();
+    try {
+      assert.throws(() => worker.post({ echo: () => 1 }));
+      const reply = nextMessage(worker);
+      worker.post({ echo: "still fine" });
+      assert.equal(await reply, "still fine");
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  test("unref() lets a program end while its worker is alive", { timeout: 60_000 }, async () => {
+    const program = new URL("./fixtures/unref_program.ts", import.meta.url);
+    for (const mode of ["unref", "ref-then-unref"]) {
+      const { code, stdout, stderr } = await runChild(program, [mode], 20_000);
+      assert.equal(code, 0, `${mode}: ${stderr}`);
+      assert.match(stdout, /got ready/);
+    }
+  });
+});
