@@ -1,33 +1,60 @@
-// Runs a TypeScript program with the runtime that runs the tests.
+// Runs a TypeScript program as a process of its own, with the runtime that runs the tests.
 import { execFile } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 /** The outcome of a child program. */
 export interface ChildResult {
+  /** The exit code, or `null` when a signal ended it. */
   code: number | null;
+  signal: string | null;
+  /** It ran past its time limit and was killed. */
+  timedOut: boolean;
   stdout: string;
   stderr: string;
-  ms: number;
 }
 
 /** The command that runs `file` with the current runtime. */
 export function runtimeCommand(file: string): [string, string[]] {
   const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
   if (deno !== undefined) return [deno.execPath(), ["run", "-A", file]];
+  // Bun and Node: the running binary, which runs .ts files as they are.
   return [process.execPath, [file]];
 }
 
-/** Runs a program under the current runtime, failing it after `timeout` ms. */
+function childEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined) env[key] = value;
+  }
+  // Under node --test, a child that inherits it reports as a test run instead of running.
+  delete env.NODE_TEST_CONTEXT;
+  delete env.FORCE_COLOR;
+  env.NO_COLOR = "1";
+  return env;
+}
+
+/** Runs a program under the current runtime from the project's root, killing it after `timeout` ms. */
 export function runChild(url: URL, args: string[] = [], timeout = 30_000): Promise<ChildResult> {
   const [command, base] = runtimeCommand(fileURLToPath(url));
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  const started = performance.now();
+  const cwd = fileURLToPath(new URL("..", import.meta.url));
   return new Promise((resolve) => {
-    execFile(command, [...base, ...args], { env, timeout }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    });
+    execFile(
+      command,
+      [...base, ...args],
+      { cwd, env: childEnv(), timeout, killSignal: "SIGKILL", maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        const failure = error as
+          | (Error & { code?: unknown; signal?: string; killed?: boolean })
+          | null;
+        resolve({
+          code: failure === null ? 0 : typeof failure.code === "number" ? failure.code : null,
+          signal: failure?.signal ?? null,
+          timedOut: failure?.killed === true,
+          stdout: stdout.replace(/\r\n/g, "\n"),
+          stderr,
+        });
+      },
+    );
   });
 }

@@ -2,77 +2,22 @@
 // runs this test (deno test, bun test or node --test), and checks its exit code and output.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { runChild } from "./_child.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // An example ends in a few seconds; a hang fails its test instead of the whole run.
 const RUN_TIMEOUT_MS = 30_000;
 // Above the child's own limit, and above bun's default of 5 s per test.
 const TEST_OPTIONS = { timeout: RUN_TIMEOUT_MS + 10_000 };
 
-interface Run {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-/** The command that runs a script with the current runtime. */
-function command(file: string): [string, string[]] {
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno !== undefined) return [deno.execPath(), ["run", "-A", file]];
-  // Bun and Node: process.execPath is the running binary, which runs .ts files as they are.
-  return [process.execPath, [file]];
-}
-
-function childEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined) env[key] = value;
-  }
-  // Under node --test, a child that inherits it reports as a test run instead of running.
-  delete env.NODE_TEST_CONTEXT;
-  delete env.FORCE_COLOR;
-  env.NO_COLOR = "1";
-  return env;
-}
-
-function runExample(name: string): Promise<Run> {
-  const file = fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
-  const [cmd, args] = command(file);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: ROOT,
-      env: childEnv(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, RUN_TIMEOUT_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
-
 /** Runs an example and asserts that it ended by itself with exit code 0. */
 async function run(name: string): Promise<string> {
-  const result = await runExample(name);
+  const result = await runChild(
+    new URL(`../examples/${name}`, import.meta.url),
+    [],
+    RUN_TIMEOUT_MS,
+  );
   const report = `\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
   assert.ok(!result.timedOut, `examples/${name} did not end within ${RUN_TIMEOUT_MS} ms${report}`);
   assert.equal(
@@ -80,7 +25,7 @@ async function run(name: string): Promise<string> {
     0,
     `examples/${name} exited with code ${result.code} (signal ${result.signal})${report}`,
   );
-  return result.stdout.replace(/\r\n/g, "\n");
+  return result.stdout;
 }
 
 /** The lines of `stdout`, checked to appear in this order (other lines may come between). */
