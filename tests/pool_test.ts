@@ -645,6 +645,17 @@ describe("Pool (mod.ts): workers", () => {
   }
 });
 
+describe("Pool (mod.ts): idle workers", () => {
+  test("a worker that dies while idle fails nothing and is replaced", async () => {
+    await using pool = new mp.Pool(1);
+    const dead = await pool.apply(ref<typeof Tasks.throwWhenIdle>("throwWhenIdle"), []);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const pids = await pool.map(ref<typeof Tasks.pidOf>("pidOf"), [1, 2, 3], 1);
+    assert.equal(new Set(pids).size, 1);
+    assert.notEqual(pids[0], dead, "the dead worker was replaced");
+  });
+});
+
 describe("Pool (dummy.ts): the calling thread", () => {
   test("sync tasks run one at a time, on the calling thread", async () => {
     await using pool = new dummy.Pool(4);
