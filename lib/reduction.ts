@@ -330,3 +330,139 @@ export function describe(value: unknown): string {
   const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
   return ctor && ctor !== "Object" ? `an instance of ${ctor}` : "an object";
 }
+
+// ---- Shared objects ---------------------------------------------------------------------
+//
+// Locks, queues, shared values and the like hold their state in shared memory. Structured
+// clone would copy such an object as a plain object without its class (and without its
+// `#private` fields), so an object that can travel implements `[reduce]()`, returning the state
+// another thread needs; it travels as a tagged record and is revived there as the same class
+// over the same memory. The walk that finds them runs only once such an object exists, so
+// pools that pass plain data pay nothing for it.
+
+/** The method a shareable object implements: the state it travels as. */
+export const reduce: unique symbol = Symbol.for("@mp/multiprocessing.reduce");
+
+/** An object that can be passed to other workers and works there as it does here. */
+export interface Shareable {
+  /** Returns the kind registered with {@linkcode registerShared} and the state to send. */
+  [reduce](): { kind: string; state: unknown };
+}
+
+/** How a shareable object travels: strings survive structured clone, symbols do not. */
+const TAG = "__mp_shared__";
+
+const revivers = new Map<string, (state: unknown) => object>();
+let sharedObjects = 0;
+
+/**
+ * Registers how to rebuild a kind of shareable object from its state. Each module that
+ * defines shareable classes registers them when it loads; the worker bootstrap imports those
+ * modules, so every kind can be revived in every worker.
+ */
+export function registerShared(kind: string, revive: (state: unknown) => object): void {
+  revivers.set(kind, revive);
+}
+
+/** Called by every shareable object's constructor, to switch the argument walk on. */
+export function sharedObjectCreated(): void {
+  sharedObjects++;
+}
+
+/** Whether values may contain shareable objects, so that they must be walked. */
+export function mayHoldShared(): boolean {
+  return sharedObjects > 0;
+}
+
+function isShareable(value: object): value is Shareable {
+  return typeof (value as Partial<Shareable>)[reduce] === "function";
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Replaces the shareable objects in `value` (at any depth of arrays, plain objects, Maps and
+ * Sets) with tagged records. Returns `value` itself when it holds none; never changes it.
+ */
+export function encodeShared(value: unknown, seen: Set<object> = new Set()): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (isShareable(value)) {
+    const { kind, state } = value[reduce]();
+    return { [TAG]: kind, state: encodeShared(state, seen) };
+  }
+  if (seen.has(value)) return value;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (typeof item !== "object" || item === null) continue;
+      const encoded = encodeShared(item, seen);
+      if (encoded !== item) (out ??= value.slice())[i] = encoded;
+    }
+    return out ?? value;
+  }
+  if (value instanceof Map) {
+    let changed = false;
+    const entries = [...value].map(([k, v]) => {
+      const [ek, ev] = [encodeShared(k, seen), encodeShared(v, seen)];
+      if (ek !== k || ev !== v) changed = true;
+      return [ek, ev] as const;
+    });
+    return changed ? new Map(entries) : value;
+  }
+  if (value instanceof Set) {
+    const before = [...value];
+    const items = before.map((v) => encodeShared(v, seen));
+    return items.some((v, i) => v !== before[i]) ? new Set(items) : value;
+  }
+  if (!isPlainObject(value)) return value;
+  let out: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== "object" || item === null) continue;
+    const encoded = encodeShared(item, seen);
+    if (encoded !== item) (out ??= { ...value as Record<string, unknown> })[key] = encoded;
+  }
+  return out ?? value;
+}
+
+/** Revives the tagged records in a received value, in place, and returns the value. */
+export function decodeShared(value: unknown, seen: Set<object> = new Set()): unknown {
+  if (typeof value !== "object" || value === null || seen.has(value)) return value;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = decodeShared(value[i], seen);
+    return value;
+  }
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [decodeShared(k, seen), decodeShared(v, seen)]);
+    value.clear();
+    for (const [k, v] of entries) value.set(k, v);
+    return value;
+  }
+  if (value instanceof Set) {
+    const items = [...value].map((v) => decodeShared(v, seen));
+    value.clear();
+    for (const v of items) value.add(v);
+    return value;
+  }
+  if (!isPlainObject(value)) return value;
+  const record = value as Record<string, unknown>;
+  if (typeof record[TAG] === "string") {
+    const revive = revivers.get(record[TAG] as string);
+    if (revive === undefined) {
+      throw new TypeError(
+        `Cannot receive a shared '${
+          record[TAG]
+        }' as this thread does not know that kind: import the module that defines it`,
+      );
+    }
+    return revive(decodeShared(record.state, seen));
+  }
+  for (const key of Object.keys(record)) record[key] = decodeShared(record[key], seen);
+  return value;
+}
