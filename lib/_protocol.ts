@@ -30,6 +30,8 @@ export interface RunMessage {
   defs: FunctionDef[] | undefined;
   /** `TASK_STRIDE` slots per task. */
   tasks: unknown[];
+  /** The payloads may hold shared objects as tagged records (see `encodeShared`). */
+  shared: boolean;
 }
 
 /** Worker → main: the initializer has run and tasks can start. */
@@ -50,6 +52,8 @@ export interface ResultsMessage {
   results: unknown[];
   /** Milliseconds the worker spent running these tasks, for the pool's batch sizing. */
   busy: number;
+  /** The values may hold shared objects as tagged records (see `encodeShared`). */
+  shared: boolean;
 }
 
 /** Every message a worker sends. */

@@ -8,7 +8,15 @@ import {
   type WorkerMessage,
 } from "./_protocol.ts";
 import { allocatePid, currentProcess } from "./context.ts";
-import { decodeError, type FunctionDef, functionDef, type WireError } from "./reduction.ts";
+import {
+  decodeError,
+  decodeShared,
+  encodeShared,
+  type FunctionDef,
+  functionDef,
+  mayHoldShared,
+  type WireError,
+} from "./reduction.ts";
 import { runtime, type WorkerHandle } from "./runtime/mod.ts";
 
 const workerMain = new URL("./_worker_main.ts", import.meta.url);
@@ -35,7 +43,7 @@ class WorkerSlot implements Slot {
       pidCounter: counter,
       progress,
       initializer: init.initializer as FunctionDef | undefined,
-      initargs: init.initargs,
+      initargs: mayHoldShared() ? encodeShared(init.initargs) as unknown[] : init.initargs,
     };
     const handle = runtime().spawn(workerMain, { name: this.name, data });
     this.#handle = handle;
@@ -45,6 +53,7 @@ class WorkerSlot implements Slot {
         const results = message.results;
         for (let i = 1; i < results.length; i += RESULT_STRIDE) {
           if (results[i] === 0) results[i + 1] = decodeError(results[i + 1] as WireError);
+          else if (message.shared) results[i + 1] = decodeShared(results[i + 1]);
         }
         hooks.results(this, results, message.busy);
       } else if (message.kind === "ready") {
@@ -59,6 +68,8 @@ class WorkerSlot implements Slot {
   send(jobs: Job[]): Array<[Job, unknown]> | undefined {
     let defs: FunctionDef[] | undefined;
     const tasks = new Array(jobs.length * TASK_STRIDE);
+    // Only once a lock, queue or shared value exists can arguments hold one.
+    const shared = mayHoldShared();
     for (let i = 0, t = 0; i < jobs.length; i++, t += TASK_STRIDE) {
       const job = jobs[i];
       const def = job.fn as FunctionDef;
@@ -69,9 +80,9 @@ class WorkerSlot implements Slot {
       tasks[t] = job.seq;
       tasks[t + 1] = def.id;
       tasks[t + 2] = job.op;
-      tasks[t + 3] = job.payload;
+      tasks[t + 3] = shared ? encodeShared(job.payload) : job.payload;
     }
-    const message: RunMessage = { kind: "run", defs, tasks };
+    const message: RunMessage = { kind: "run", defs, tasks, shared };
     try {
       this.#handle.post(message);
       return undefined;

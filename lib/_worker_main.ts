@@ -10,10 +10,13 @@ import {
 } from "./_protocol.ts";
 import {
   cloneable,
+  decodeShared,
   encodeError,
+  encodeShared,
   explainFreeVariable,
   type FunctionDef,
   loadFunction,
+  mayHoldShared,
 } from "./reduction.ts";
 import { runtime } from "./runtime/mod.ts";
 
@@ -96,8 +99,14 @@ function start(loaded: Loaded, op: Op, payload: unknown): unknown {
 /** Sends results; a result that cannot be cloned fails its own task with a clear error. */
 function flush(results: unknown[], busy: number, names: string[]): void {
   if (results.length === 0) return;
+  const shared = mayHoldShared();
+  if (shared) {
+    for (let i = 1; i < results.length; i += RESULT_STRIDE) {
+      if (results[i] === 1) results[i + 1] = encodeShared(results[i + 1]);
+    }
+  }
   try {
-    post({ kind: "results", results, busy });
+    post({ kind: "results", results, busy, shared });
     return;
   } catch {
     // Find the values that cannot travel; the rest go as they are.
@@ -119,7 +128,7 @@ function flush(results: unknown[], busy: number, names: string[]): void {
       ),
     );
   }
-  post({ kind: "results", results, busy });
+  post({ kind: "results", results, busy, shared });
 }
 
 async function runBatch(message: RunMessage): Promise<void> {
@@ -139,7 +148,8 @@ async function runBatch(message: RunMessage): Promise<void> {
     let ok = 1;
     let value: unknown;
     try {
-      value = start(loaded, tasks[t + 2] as Op, tasks[t + 3]);
+      const payload = message.shared ? decodeShared(tasks[t + 3]) : tasks[t + 3];
+      value = start(loaded, tasks[t + 2] as Op, payload);
       if (isThenable(value)) value = await value;
     } catch (error) {
       ok = 0;
@@ -178,7 +188,7 @@ async function initialize(): Promise<boolean> {
   if (init.initializer === undefined) return true;
   try {
     const fn = await loadFunction(init.initializer);
-    const value = fn(...init.initargs);
+    const value = fn(...decodeShared(init.initargs) as unknown[]);
     if (isThenable(value)) await value;
     return true;
   } catch (error) {
