@@ -59,8 +59,8 @@ export interface ResultsMessage {
 /** Every message a worker sends. */
 export type WorkerMessage = ReadyMessage | InitErrorMessage | ResultsMessage;
 
-/** How a worker was started (its `workerData`). */
-export interface WorkerInit {
+/** Who a worker is: part of every worker's `workerData`, read by `lib/context.ts`. */
+export interface Identity {
   /** The name `currentProcess()` reports inside the worker. */
   name: string;
   /** The pid `currentProcess()` reports inside the worker. */
@@ -69,9 +69,27 @@ export interface WorkerInit {
   parent: { name: string; pid: number };
   /** One counter shared by the whole process tree, from which every new worker takes its pid. */
   pidCounter: SharedArrayBuffer;
+  /** A `Process`'s place in the tree (`[1, 2]` is `Process-1:2`); empty for pool workers. */
+  identity: number[];
+}
+
+/** How a pool worker was started (its `workerData`). */
+export interface WorkerInit extends Identity {
   /** `Int32Array[0]` = the `seq` of the task running now, 0 when idle; read when a worker dies. */
   progress: SharedArrayBuffer;
   /** Runs once before the first task. */
   initializer: FunctionDef | undefined;
   initargs: unknown[];
+}
+
+/** How a `Process` worker was started (its `workerData`). */
+export interface ProcessInit extends Identity {
+  /** `target`, when the process runs a function. */
+  target: FunctionDef | undefined;
+  /** The arguments, with shared objects as tagged records. */
+  args: unknown[];
+  /** A `Process` subclass to rebuild and `run()`: its module, export name and own fields. */
+  subclass: { module: string; name: string; fields: Record<string, unknown> } | undefined;
+  /** Whether it is a daemon, for the `Process` object the child rebuilds. */
+  daemon: boolean;
 }

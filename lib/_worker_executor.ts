@@ -41,6 +41,7 @@ class WorkerSlot implements Slot {
       pid,
       parent: { name: me.name, pid: me.pid },
       pidCounter: counter,
+      identity: [],
       progress,
       initializer: init.initializer as FunctionDef | undefined,
       initargs: mayHoldShared() ? encodeShared(init.initargs) as unknown[] : init.initargs,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { WorkerInit } from "./_protocol.ts";
+import type { Identity } from "./_protocol.ts";
 import { runtime } from "./runtime/mod.ts";
 
 /** The identity of a process: the main program or one of its workers. */
@@ -23,17 +23,21 @@ let current: ProcessInfo | undefined;
 let parent: ProcessInfo | null | undefined;
 let pidCounter: Int32Array | undefined;
 
-function isWorkerInit(data: unknown): data is WorkerInit {
+let identity: number[] = [];
+let children = 0;
+
+function isIdentity(data: unknown): data is Identity {
   return typeof data === "object" && data !== null &&
-    (data as WorkerInit).pidCounter instanceof SharedArrayBuffer;
+    (data as Identity).pidCounter instanceof SharedArrayBuffer;
 }
 
 function identify(): void {
   const data = runtime().workerData();
-  if (isWorkerInit(data)) {
+  if (isIdentity(data)) {
     current = Object.freeze({ name: data.name, pid: data.pid });
     parent = Object.freeze({ ...data.parent });
     pidCounter = new Int32Array(data.pidCounter);
+    identity = data.identity;
   } else {
     current = Object.freeze({ name: "MainProcess", pid: runtime().osPid() });
     parent = null;
@@ -105,4 +109,13 @@ export function allocatePid(): { pid: number; counter: SharedArrayBuffer } {
     pid: runtime().osPid() + Atomics.add(counter, 0, 1) + 1,
     counter: counter.buffer as SharedArrayBuffer,
   };
+}
+
+/**
+ * The place in the process tree of the next `Process` this thread starts, as Python numbers
+ * them: `[3]` (`Process-3`) in the main program, `[1, 2]` (`Process-1:2`) inside `Process-1`.
+ */
+export function nextChildIdentity(): number[] {
+  if (current === undefined) identify();
+  return [...identity, ++children];
 }

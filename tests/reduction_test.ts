@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { decodeShared, encodeShared } from "../lib/reduction.ts";
 import * as mp from "../mod.ts";
-import { bump, makeCounter, SharedCounter } from "./fixtures/shared_counter.ts";
+import { type bump, type makeCounter, SharedCounter } from "./fixtures/shared_counter.ts";
 
 const fixture = new URL("./fixtures/shared_counter.ts", import.meta.url).href;
 

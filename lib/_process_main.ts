@@ -1,0 +1,47 @@
+// The module every Process's Worker starts with: it runs the target or the subclass's run(),
+// then ends the Worker with Python's exit code.
+import process from "node:process";
+import type { ProcessInit } from "./_protocol.ts";
+import { Process, rebuildProcess } from "./process.ts";
+import { decodeShared, explainFreeVariable, loadFunction } from "./reduction.ts";
+import { runtime } from "./runtime/mod.ts";
+import "./_shareables.ts";
+
+const init = runtime().workerData() as ProcessInit;
+
+async function main(): Promise<number> {
+  try {
+    const args = decodeShared(init.args) as unknown[];
+    let result: unknown;
+    if (init.subclass !== undefined) {
+      const { module, name } = init.subclass;
+      const cls = (await import(module) as Record<string, unknown>)[name];
+      if (typeof cls !== "function" || !(cls.prototype instanceof Process)) {
+        throw new TypeError(
+          `Cannot run ${init.name} as module ${module} exports no Process subclass named '${name}': export the class under its own name`,
+        );
+      }
+      const fields = decodeShared(init.subclass.fields) as Record<string, unknown>;
+      result = rebuildProcess(cls as typeof Process, init, fields).run();
+    } else if (init.target !== undefined) {
+      const target = await loadFunction(init.target);
+      try {
+        result = target(...args);
+        result = await result;
+      } catch (error) {
+        throw explainFreeVariable(error, init.target) ?? error;
+      }
+    }
+    await result;
+    return 0;
+  } catch (error) {
+    const text = error instanceof Error
+      ? (error.stack ?? `${error.name}: ${error.message}`)
+      : String(error);
+    console.error(`Process ${init.name}:\n${text}`);
+    return 1;
+  }
+}
+
+// As Python's child calls os._exit() after run(): timers it left behind do not keep it alive.
+process.exit(await main());

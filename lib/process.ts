@@ -1,0 +1,444 @@
+/**
+ * Processes (CPython's `multiprocessing.process`): {@linkcode Process} runs a function, or a
+ * subclass's `run()`, in a Worker of its own, with Python's names, exit codes and daemons.
+ *
+ * @module
+ */
+import type { ProcessInit } from "./_protocol.ts";
+import { allocatePid, currentProcess, nextChildIdentity } from "./context.ts";
+import {
+  describe,
+  encodeShared,
+  functionDef,
+  loadFunction,
+  type TaskFunction,
+} from "./reduction.ts";
+import { runtime, type WorkerHandle } from "./runtime/mod.ts";
+
+const processMain = new URL("./_process_main.ts", import.meta.url);
+
+/** Options for {@linkcode Process}'s constructor, as Python's keyword arguments. */
+export interface ProcessOptions {
+  /**
+   * The function to run: self-contained, or a `fromModule()` reference. A subclass that
+   * overrides `run()` needs none.
+   *
+   * @default {undefined}
+   */
+  target?: TaskFunction<never[], unknown>;
+  /**
+   * The arguments of `target`. Locks, queues and shared values in them work in the process
+   * as they do here.
+   *
+   * @default {[]}
+   */
+  args?: unknown[];
+  /**
+   * The process's name.
+   *
+   * @default {"Process-N"}
+   */
+  name?: string;
+  /**
+   * A daemon process does not keep the program alive: it ends when the program ends.
+   *
+   * @default {false}
+   */
+  daemon?: boolean;
+}
+
+// The processes of this thread that have started and not yet ended.
+const live = new Set<Process>();
+
+// Set while the child rebuilds its Process object, so that the constructor takes the identity
+// the parent gave it instead of numbering a new child.
+let rebuilding: ProcessInit | undefined;
+
+type State = "initial" | "started" | "closed";
+
+/**
+ * A process (Python's `multiprocessing.Process`): `target(...args)`, or the `run()` of a
+ * subclass, run in a Worker of its own, in parallel with the program.
+ *
+ * `exitcode` is `null` until the process ends, then `0` after a normal end, `1` after an
+ * uncaught error (whose stack the process prints to stderr after a `Process Process-1:` line),
+ * `n` after `process.exit(n)`, `-15` after {@linkcode Process.terminate} and `-9` after
+ * {@linkcode Process.kill}. Names go `Process-1`, `Process-2`…, and `Process-1:1` for the
+ * first process started inside `Process-1`.
+ *
+ * A subclass that overrides `run()` must be exported from a module and say where that is,
+ * with `static module = import.meta.url`, so that the Worker can import it; the child
+ * rebuilds the object from its own fields, without running its constructor again (as Python
+ * unpickles it), so give the fields `run()` needs their values in the constructor.
+ *
+ * @example Usage
+ * ```ts
+ * import { Process } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const p = new Process({ target: (who: string) => console.log(`hello ${who}`), args: ["bob"] });
+ * p.start();
+ * await p.join();
+ * assert.equal(p.exitcode, 0);
+ * ```
+ *
+ * @example A subclass, in a module of its own
+ * ```ts ignore
+ * import { Process } from "@mp/multiprocessing";
+ *
+ * export class Greeter extends Process {
+ *   static override module = import.meta.url;
+ *   who: string;
+ *   constructor(who: string) {
+ *     super();
+ *     this.who = who;
+ *   }
+ *   override run(): void {
+ *     console.log(`${this.name} greets ${this.who}`);
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Greeter("alice");
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ */
+export class Process {
+  /**
+   * Where a subclass is defined: set it to `import.meta.url` in a subclass that overrides
+   * `run()`, so that the process's Worker can import the class.
+   */
+  static module: string | undefined = undefined;
+
+  #target: unknown;
+  #args: unknown[];
+  #name: string;
+  #daemon: boolean;
+  #identity: number[];
+  #state: State = "initial";
+  #handle: WorkerHandle | undefined = undefined;
+  #pid: number | null = null;
+  #exitcode: number | null = null;
+  #stopCode: number | undefined = undefined;
+  #ended: Promise<void> | undefined = undefined;
+
+  /**
+   * Creates a process; {@linkcode Process.start} starts it.
+   *
+   * @param options `target`, `args`, `name` and `daemon`.
+   * @throws {TypeError} If `target` is not a function, `args` not an array, `name` not a
+   *   string or `daemon` not a boolean.
+   */
+  constructor(options: ProcessOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `Cannot create process as 'options' must be an object with target, args, name and daemon: received ${
+          describe(options)
+        }`,
+      );
+    }
+    const { target, args = [], name, daemon = false } = options;
+    if (target !== undefined) functionDef(target, "process target");
+    if (!Array.isArray(args)) {
+      throw new TypeError(
+        `Cannot create process as 'args' must be an array of arguments: received ${
+          describe(args)
+        }. Wrap a single argument in an array, as in [x]`,
+      );
+    }
+    if (name !== undefined && typeof name !== "string") {
+      throw new TypeError(
+        `Cannot create process as 'name' must be a string: received ${describe(name)}`,
+      );
+    }
+    if (typeof daemon !== "boolean") {
+      throw new TypeError(
+        `Cannot create process as 'daemon' must be a boolean: received ${describe(daemon)}`,
+      );
+    }
+    this.#target = target;
+    this.#args = args;
+    this.#daemon = daemon;
+    if (rebuilding !== undefined) {
+      // The child's own Process object: it is the process that is running.
+      this.#identity = rebuilding.identity;
+      this.#name = rebuilding.name;
+      this.#daemon = rebuilding.daemon;
+      this.#pid = rebuilding.pid;
+      this.#state = "started";
+    } else {
+      this.#identity = nextChildIdentity();
+      this.#name = name ?? `Process-${this.#identity.join(":")}`;
+    }
+  }
+
+  /**
+   * What the process does: calls `target(...args)`. Subclasses override it.
+   *
+   * @returns What `target` returns (awaited by the process before it ends).
+   */
+  run(): unknown {
+    const target = this.#target;
+    if (target === undefined) return undefined;
+    if (typeof target === "function") return target(...this.#args);
+    return loadFunction(functionDef(target)).then((fn) => fn(...this.#args));
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#state === "closed") {
+      throw new Error(`Cannot ${what} as the process is closed: create a new Process`);
+    }
+  }
+
+  /**
+   * Starts the process in a Worker of its own.
+   *
+   * @throws {Error} If it was started before, or closed.
+   * @throws {TypeError} If a subclass does not say where it is defined, or the arguments
+   *   cannot be cloned.
+   */
+  start(): void {
+    this.#checkOpen("start it");
+    if (this.#state === "started") {
+      throw new Error(
+        `Cannot start ${this.#name} twice: a process runs once, so create a new Process`,
+      );
+    }
+    const ctor = this.constructor as typeof Process;
+    let subclass: ProcessInit["subclass"];
+    if (ctor !== Process) {
+      if (typeof ctor.module !== "string") {
+        throw new TypeError(
+          `Cannot start ${this.#name} as its class ${ctor.name} does not say where it is defined: export the class from a module and add 'static override module = import.meta.url' to it`,
+        );
+      }
+      subclass = {
+        module: ctor.module,
+        name: ctor.name,
+        fields: { ...this } as Record<string, unknown>,
+      };
+    }
+    const { pid, counter } = allocatePid();
+    const me = currentProcess();
+    const init: ProcessInit = {
+      name: this.#name,
+      pid,
+      parent: { name: me.name, pid: me.pid },
+      pidCounter: counter,
+      identity: this.#identity,
+      daemon: this.#daemon,
+      target: this.#target === undefined || subclass !== undefined
+        ? undefined
+        : functionDef(this.#target, "process target"),
+      args: encodeShared(this.#args) as unknown[],
+      subclass: subclass === undefined
+        ? undefined
+        : { ...subclass, fields: encodeShared(subclass.fields) as Record<string, unknown> },
+    };
+    let handle: WorkerHandle;
+    try {
+      handle = runtime().spawn(processMain, { name: this.#name, data: init });
+    } catch (error) {
+      throw new TypeError(
+        `Cannot start ${this.#name} as its arguments cannot be cloned: ${
+          error instanceof Error ? error.message : String(error)
+        }. Pass plain data, or locks, queues and shared values from this library`,
+        { cause: error },
+      );
+    }
+    this.#handle = handle;
+    this.#pid = pid;
+    this.#state = "started";
+    live.add(this);
+    this.#ended = new Promise((resolve) => {
+      handle.onExit((code) => {
+        this.#exitcode = this.#stopCode ?? code;
+        live.delete(this);
+        resolve();
+      });
+    });
+    // Python's daemons end with the program; here, a daemon does not keep it alive.
+    if (this.#daemon) handle.unref();
+  }
+
+  /**
+   * Waits until the process has ended, or until `timeout` milliseconds have passed; check
+   * {@linkcode Process.exitcode} or {@linkcode Process.isAlive} to tell which.
+   *
+   * @param timeout Milliseconds to wait at most; `undefined` waits as long as it takes.
+   * @returns A promise that resolves when the process has ended or the time is up.
+   * @throws {Error} If the process has not started, or is closed.
+   */
+  async join(timeout?: number): Promise<void> {
+    this.#checkOpen("join it");
+    if (this.#state === "initial" || this.#ended === undefined) {
+      throw new Error(`Cannot join ${this.#name} as it has not started: call start() first`);
+    }
+    if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
+      throw new RangeError(
+        `Cannot join ${this.#name} as 'timeout' must be 0 or more milliseconds: received ${
+          describe(timeout)
+        }`,
+      );
+    }
+    if (this.#exitcode !== null) return;
+    // Whoever waits for a daemon keeps the program alive meanwhile.
+    const handle = this.#handle!;
+    handle.ref();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await (timeout === undefined ? this.#ended : Promise.race([
+        this.#ended,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout))),
+      ]));
+    } finally {
+      clearTimeout(timer);
+      if (this.#daemon && this.#exitcode === null) handle.unref();
+    }
+  }
+
+  /**
+   * Whether the process has started and not yet ended.
+   *
+   * @returns `true` while it runs.
+   * @throws {Error} If the process is closed.
+   */
+  isAlive(): boolean {
+    this.#checkOpen("ask whether it is alive");
+    if (this.#handle === undefined) return this.#state === "started"; // the child itself
+    return this.#exitcode === null;
+  }
+
+  /**
+   * Stops the process at once; its `exitcode` becomes `-15` (Python's SIGTERM).
+   *
+   * @throws {Error} If the process is closed.
+   */
+  terminate(): void {
+    this.#stop(-15);
+  }
+
+  /**
+   * Stops the process at once; its `exitcode` becomes `-9` (Python's SIGKILL).
+   *
+   * @throws {Error} If the process is closed.
+   */
+  kill(): void {
+    this.#stop(-9);
+  }
+
+  #stop(code: number): void {
+    this.#checkOpen("stop it");
+    if (this.#handle === undefined || this.#exitcode !== null) return;
+    this.#stopCode ??= code;
+    void this.#handle.terminate();
+  }
+
+  /**
+   * Releases the process's resources; after it, every other method is an error.
+   *
+   * @throws {Error} If the process is still running.
+   */
+  close(): void {
+    if (this.#state === "started" && this.#exitcode === null && this.#handle !== undefined) {
+      throw new Error(
+        `Cannot close ${this.#name} while it is still running: join() or terminate() it first`,
+      );
+    }
+    this.#state = "closed";
+    this.#handle = undefined;
+  }
+
+  /** The process's name: `Process-1` and so on unless given. */
+  get name(): string {
+    return this.#name;
+  }
+
+  set name(name: string) {
+    if (typeof name !== "string") {
+      throw new TypeError(`Cannot set name as it must be a string: received ${describe(name)}`);
+    }
+    this.#name = name;
+  }
+
+  /** Whether the process is a daemon; set it before {@linkcode Process.start}. */
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+
+  set daemon(daemon: boolean) {
+    if (this.#state !== "initial") {
+      throw new Error(`Cannot set daemon of ${this.#name} after start(): set it before`);
+    }
+    if (typeof daemon !== "boolean") {
+      throw new TypeError(
+        `Cannot set daemon as it must be a boolean: received ${describe(daemon)}`,
+      );
+    }
+    this.#daemon = daemon;
+  }
+
+  /**
+   * The pid, unique among the program's processes (the child sees the same value as
+   * `currentProcess().pid`); `null` before {@linkcode Process.start}.
+   *
+   * @throws {Error} If the process is closed.
+   */
+  get pid(): number | null {
+    this.#checkOpen("read its pid");
+    return this.#pid;
+  }
+
+  /**
+   * `null` until the process ends; then `0` after a normal end, `1` after an uncaught
+   * error, `n` after `process.exit(n)`, `-15` after `terminate()`, `-9` after `kill()`.
+   *
+   * @throws {Error} If the process is closed.
+   */
+  get exitcode(): number | null {
+    this.#checkOpen("read its exit code");
+    return this.#exitcode;
+  }
+}
+
+/**
+ * The processes this thread started that are still running (Python's `active_children`).
+ *
+ * @returns The live child processes, in the order they started.
+ *
+ * @example Usage
+ * ```ts
+ * import { activeChildren, Process } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const p = new Process({ target: () => new Promise((r) => setTimeout(r, 100)) });
+ * p.start();
+ * assert.deepEqual(activeChildren(), [p]);
+ * await p.join();
+ * assert.deepEqual(activeChildren(), []);
+ * ```
+ */
+export function activeChildren(): Process[] {
+  return [...live];
+}
+
+/**
+ * Rebuilds, inside a process's Worker, the object whose `run()` it runs: the subclass's
+ * prototype and own fields, with the identity the parent gave it. Internal.
+ */
+export function rebuildProcess(
+  cls: typeof Process,
+  init: ProcessInit,
+  fields: Record<string, unknown>,
+): Process {
+  rebuilding = init;
+  try {
+    const process = Reflect.construct(Process, [], cls) as Process;
+    Object.assign(process, fields);
+    return process;
+  } finally {
+    rebuilding = undefined;
+  }
+}
