@@ -27,6 +27,8 @@ export {
   type MapAsyncOptions,
   type PoolOptions,
 } from "./lib/pool.ts";
+export { Process } from "./lib/dummy/process.ts";
+export { activeChildren, BaseProcess, type ProcessOptions } from "./lib/process.ts";
 export { fromModule, type ModuleFunction, type TaskFunction } from "./lib/reduction.ts";
 export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./lib/context.ts";
 export { ProcessError, RemoteTraceback, TimeoutError, WorkerExitError } from "./lib/errors.ts";

@@ -36,7 +36,7 @@ export {
   type MapAsyncOptions,
   type PoolOptions,
 } from "./lib/pool.ts";
-export { activeChildren, Process, type ProcessOptions } from "./lib/process.ts";
+export { activeChildren, BaseProcess, Process, type ProcessOptions } from "./lib/process.ts";
 export { fromModule, type ModuleFunction, type TaskFunction } from "./lib/reduction.ts";
 export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./lib/context.ts";
 export { ProcessError, RemoteTraceback, TimeoutError, WorkerExitError } from "./lib/errors.ts";

@@ -48,7 +48,7 @@ export interface ProcessOptions {
 }
 
 // The processes of this thread that have started and not yet ended.
-const live = new Set<Process>();
+const live = new Set<BaseProcess>();
 
 // Set while the child rebuilds its Process object, so that the constructor takes the identity
 // the parent gave it instead of numbering a new child.
@@ -56,56 +56,69 @@ let rebuilding: ProcessInit | undefined;
 
 type State = "initial" | "started" | "closed";
 
+/** A started process, as its back end runs it. Internal. */
+export interface ProcessHandle {
+  /** Calls `listener` once, with the exit code, when the process has ended. */
+  onExit(listener: (exitCode: number) => void): void;
+  /** Stops the process at once (or, on the calling thread, stops waiting for it). */
+  stop(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** What a back end needs to start a process. Internal. */
+export interface ProcessSpec {
+  name: string;
+  pid: number;
+  pidCounter: SharedArrayBuffer;
+  identity: number[];
+  daemon: boolean;
+  target: unknown;
+  args: unknown[];
+}
+
+/** Where a `BaseProcess` subclass runs: in a Worker, or on the calling thread. Internal. */
+export interface ProcessBackend {
+  start(process: BaseProcess, spec: ProcessSpec): ProcessHandle;
+}
+
+const backends = new Map<unknown, ProcessBackend>();
+
+/** Sets the back end of a `BaseProcess` subclass. Internal: not exported by the entry points. */
+export function registerProcessBackend(
+  cls: abstract new (...args: never[]) => BaseProcess,
+  backend: ProcessBackend,
+): void {
+  backends.set(cls, backend);
+}
+
+function backendFor(target: unknown): ProcessBackend {
+  for (let c = target; c != null; c = Object.getPrototypeOf(c)) {
+    const backend = backends.get(c);
+    if (backend !== undefined) return backend;
+  }
+  throw new TypeError("Cannot create a BaseProcess directly: create a Process");
+}
+
 /**
- * A process (Python's `multiprocessing.Process`): `target(...args)`, or the `run()` of a
- * subclass, run in a Worker of its own, in parallel with the program.
- *
- * `exitcode` is `null` until the process ends, then `0` after a normal end, `1` after an
- * uncaught error (whose stack the process prints to stderr after a `Process Process-1:` line),
- * `n` after `process.exit(n)`, `-15` after {@linkcode Process.terminate} and `-9` after
- * {@linkcode Process.kill}. Names go `Process-1`, `Process-2`…, and `Process-1:1` for the
- * first process started inside `Process-1`.
- *
- * A subclass that overrides `run()` must be exported from a module and say where that is,
- * with `static module = import.meta.url`, so that the Worker can import it; the child
- * rebuilds the object from its own fields, without running its constructor again (as Python
- * unpickles it), so give the fields `run()` needs their values in the constructor.
+ * The logic every process shares: the worker {@linkcode Process} of `mod.ts` and the
+ * same-thread `Process` of `dummy.ts` differ only in where `run()` runs. Create processes
+ * with `new Process()`.
  *
  * @example Usage
  * ```ts
- * import { Process } from "@mp/multiprocessing";
+ * import { type BaseProcess, Process } from "@mp/multiprocessing";
  * import assert from "node:assert/strict";
  *
- * const p = new Process({ target: (who: string) => console.log(`hello ${who}`), args: ["bob"] });
- * p.start();
- * await p.join();
- * assert.equal(p.exitcode, 0);
- * ```
- *
- * @example A subclass, in a module of its own
- * ```ts ignore
- * import { Process } from "@mp/multiprocessing";
- *
- * export class Greeter extends Process {
- *   static override module = import.meta.url;
- *   who: string;
- *   constructor(who: string) {
- *     super();
- *     this.who = who;
- *   }
- *   override run(): void {
- *     console.log(`${this.name} greets ${this.who}`);
- *   }
+ * async function runAll(processes: BaseProcess[]): Promise<(number | null)[]> {
+ *   for (const p of processes) p.start();
+ *   for (const p of processes) await p.join();
+ *   return processes.map((p) => p.exitcode);
  * }
- *
- * if (import.meta.main) {
- *   const p = new Greeter("alice");
- *   p.start();
- *   await p.join();
- * }
+ * assert.deepEqual(await runAll([new Process({ target: () => {} })]), [0]);
  * ```
  */
-export class Process {
+export abstract class BaseProcess {
   /**
    * Where a subclass is defined: set it to `import.meta.url` in a subclass that overrides
    * `run()`, so that the process's Worker can import the class.
@@ -118,7 +131,8 @@ export class Process {
   #daemon: boolean;
   #identity: number[];
   #state: State = "initial";
-  #handle: WorkerHandle | undefined = undefined;
+  #backend: ProcessBackend;
+  #handle: ProcessHandle | undefined = undefined;
   #pid: number | null = null;
   #exitcode: number | null = null;
   #stopCode: number | undefined = undefined;
@@ -132,6 +146,7 @@ export class Process {
    *   string or `daemon` not a boolean.
    */
   constructor(options: ProcessOptions = {}) {
+    this.#backend = backendFor(new.target);
     if (typeof options !== "object" || options === null) {
       throw new TypeError(
         `Cannot create process as 'options' must be an object with target, args, name and daemon: received ${
@@ -206,48 +221,16 @@ export class Process {
         `Cannot start ${this.#name} twice: a process runs once, so create a new Process`,
       );
     }
-    const ctor = this.constructor as typeof Process;
-    let subclass: ProcessInit["subclass"];
-    if (ctor !== Process) {
-      if (typeof ctor.module !== "string") {
-        throw new TypeError(
-          `Cannot start ${this.#name} as its class ${ctor.name} does not say where it is defined: export the class from a module and add 'static override module = import.meta.url' to it`,
-        );
-      }
-      subclass = {
-        module: ctor.module,
-        name: ctor.name,
-        fields: { ...this } as Record<string, unknown>,
-      };
-    }
     const { pid, counter } = allocatePid();
-    const me = currentProcess();
-    const init: ProcessInit = {
+    const handle = this.#backend.start(this, {
       name: this.#name,
       pid,
-      parent: { name: me.name, pid: me.pid },
       pidCounter: counter,
       identity: this.#identity,
       daemon: this.#daemon,
-      target: this.#target === undefined || subclass !== undefined
-        ? undefined
-        : functionDef(this.#target, "process target"),
-      args: encodeShared(this.#args) as unknown[],
-      subclass: subclass === undefined
-        ? undefined
-        : { ...subclass, fields: encodeShared(subclass.fields) as Record<string, unknown> },
-    };
-    let handle: WorkerHandle;
-    try {
-      handle = runtime().spawn(processMain, { name: this.#name, data: init });
-    } catch (error) {
-      throw new TypeError(
-        `Cannot start ${this.#name} as its arguments cannot be cloned: ${
-          error instanceof Error ? error.message : String(error)
-        }. Pass plain data, or locks, queues and shared values from this library`,
-        { cause: error },
-      );
-    }
+      target: this.#target,
+      args: this.#args,
+    });
     this.#handle = handle;
     this.#pid = pid;
     this.#state = "started";
@@ -333,7 +316,7 @@ export class Process {
     this.#checkOpen("stop it");
     if (this.#handle === undefined || this.#exitcode !== null) return;
     this.#stopCode ??= code;
-    void this.#handle.terminate();
+    this.#handle.stop();
   }
 
   /**
@@ -420,7 +403,7 @@ export class Process {
  * assert.deepEqual(activeChildren(), []);
  * ```
  */
-export function activeChildren(): Process[] {
+export function activeChildren(): BaseProcess[] {
   return [...live];
 }
 
@@ -435,10 +418,111 @@ export function rebuildProcess(
 ): Process {
   rebuilding = init;
   try {
-    const process = Reflect.construct(Process, [], cls) as Process;
+    const process = Reflect.construct(BaseProcess, [], cls) as Process;
     Object.assign(process, fields);
     return process;
   } finally {
     rebuilding = undefined;
   }
 }
+
+/** Runs each process in a Worker of its own, through lib/runtime/. */
+const workerBackend: ProcessBackend = {
+  start(process, spec) {
+    const ctor = process.constructor as typeof BaseProcess;
+    let subclass: ProcessInit["subclass"];
+    if (ctor !== Process) {
+      if (typeof ctor.module !== "string") {
+        throw new TypeError(
+          `Cannot start ${spec.name} as its class ${ctor.name} does not say where it is defined: export the class from a module and add 'static override module = import.meta.url' to it`,
+        );
+      }
+      const fields = encodeShared({ ...process }) as Record<string, unknown>;
+      subclass = { module: ctor.module, name: ctor.name, fields };
+    }
+    const me = currentProcess();
+    const init: ProcessInit = {
+      name: spec.name,
+      pid: spec.pid,
+      parent: { name: me.name, pid: me.pid },
+      pidCounter: spec.pidCounter,
+      identity: spec.identity,
+      daemon: spec.daemon,
+      target: spec.target === undefined || subclass !== undefined
+        ? undefined
+        : functionDef(spec.target, "process target"),
+      args: encodeShared(spec.args) as unknown[],
+      subclass,
+    };
+    let worker: WorkerHandle;
+    try {
+      worker = runtime().spawn(processMain, { name: spec.name, data: init });
+    } catch (error) {
+      throw new TypeError(
+        `Cannot start ${spec.name} as its arguments cannot be cloned: ${
+          error instanceof Error ? error.message : String(error)
+        }. Pass plain data, or locks, queues and shared values from this library`,
+        { cause: error },
+      );
+    }
+    return {
+      onExit: (listener) => worker.onExit((code) => listener(code)),
+      stop: () => void worker.terminate(),
+      ref: () => worker.ref(),
+      unref: () => worker.unref(),
+    };
+  },
+};
+
+/**
+ * A process (Python's `multiprocessing.Process`): `target(...args)`, or the `run()` of a
+ * subclass, run in a Worker of its own, in parallel with the program.
+ *
+ * `exitcode` is `null` until the process ends, then `0` after a normal end, `1` after an
+ * uncaught error (whose stack the process prints to stderr after a `Process Process-1:` line),
+ * `n` after `process.exit(n)`, `-15` after {@linkcode Process.terminate} and `-9` after
+ * {@linkcode Process.kill}. Names go `Process-1`, `Process-2`…, and `Process-1:1` for the
+ * first process started inside `Process-1`.
+ *
+ * A subclass that overrides `run()` must be exported from a module and say where that is,
+ * with `static module = import.meta.url`, so that the Worker can import it; the child
+ * rebuilds the object from its own fields, without running its constructor again (as Python
+ * unpickles it), so give the fields `run()` needs their values in the constructor.
+ *
+ * @example Usage
+ * ```ts
+ * import { Process } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const p = new Process({ target: (who: string) => console.log(`hello ${who}`), args: ["bob"] });
+ * p.start();
+ * await p.join();
+ * assert.equal(p.exitcode, 0);
+ * ```
+ *
+ * @example A subclass, in a module of its own
+ * ```ts ignore
+ * import { Process } from "@mp/multiprocessing";
+ *
+ * export class Greeter extends Process {
+ *   static override module = import.meta.url;
+ *   who: string;
+ *   constructor(who: string) {
+ *     super();
+ *     this.who = who;
+ *   }
+ *   override run(): void {
+ *     console.log(`${this.name} greets ${this.who}`);
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Greeter("alice");
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ */
+export class Process extends BaseProcess {}
+
+registerProcessBackend(Process, workerBackend);

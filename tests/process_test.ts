@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
 import { runChild } from "./_child.ts";
 import type * as Fixtures from "./fixtures/processes.ts";
@@ -9,93 +10,156 @@ const fixtures = new URL("./fixtures/processes.ts", import.meta.url).href;
 const program = new URL("./fixtures/process_program.ts", import.meta.url);
 const slow = { timeout: 60_000 };
 const cells = () => new Int32Array(new SharedArrayBuffer(16));
+// Runs until stopped: a worker needs a timer to stay alive; on the calling thread a promise
+// that never settles holds nothing, so an abandoned one cannot keep the tests running.
 const forever = () => new Promise(() => setInterval(() => {}, 1000));
+const neverSettles = () => new Promise(() => {});
+const entries = [["mod.ts", mp, forever], ["dummy.ts", dummy, neverSettles]] as const;
 
-describe("Process (mod.ts)", () => {
-  test("Process runs target with args and ends with exitcode 0", async () => {
-    const out = cells();
-    const p = new mp.Process({
-      target: (c: Int32Array, n: number) => void Atomics.store(c, 0, n * 2),
-      args: [out, 21],
+for (const [label, m, endless] of entries) {
+  describe(`Process (${label})`, () => {
+    test("Process runs target with args and ends with exitcode 0", async () => {
+      const out = cells();
+      const p = new m.Process({
+        target: (c: Int32Array, n: number) => void Atomics.store(c, 0, n * 2),
+        args: [out, 21],
+      });
+      assert.equal(p.exitcode, null);
+      assert.equal(p.pid, null);
+      p.start();
+      await p.join();
+      assert.equal(p.exitcode, 0);
+      assert.equal(out[0], 42);
     });
-    assert.equal(p.exitcode, null);
-    assert.equal(p.pid, null);
-    p.start();
-    await p.join();
-    assert.equal(p.exitcode, 0);
-    assert.equal(out[0], 42);
-  });
 
-  test(
-    "Process.exitcode is 1 after an uncaught error, printed with the process name",
-    slow,
-    async () => {
-      const { code, stdout, stderr } = await runChild(program, ["uncaught"]);
+    test("Process.exitcode is 1 after an uncaught error, printed with its name", slow, async () => {
+      const entry = label === "dummy.ts" ? "dummy" : "mod";
+      const { code, stdout, stderr } = await runChild(program, [entry, "uncaught"]);
       assert.equal(code, 0, stderr);
       assert.match(stdout, /exitcode 1/);
       assert.match(stderr, /^Process Process-1:\n.*TypeError: boom in child/ms);
-    },
-  );
+    });
 
-  test("Process.exitcode is n after process.exit(n), -15 after terminate(), -9 after kill()", async () => {
+    test("Process.exitcode is -15 after terminate(), -9 after kill()", async () => {
+      const terminated = new m.Process({ target: endless });
+      terminated.start();
+      terminated.terminate();
+      await terminated.join();
+      assert.equal(terminated.exitcode, -15);
+      const killed = new m.Process({ target: endless });
+      killed.start();
+      killed.kill();
+      await killed.join();
+      assert.equal(killed.exitcode, -9);
+    });
+
+    test("Process.join(timeout) returns after the timeout with the process alive", async () => {
+      const p = new m.Process({ target: endless });
+      p.start();
+      await p.join(30);
+      assert.equal(p.isAlive(), true);
+      assert.equal(p.exitcode, null);
+      p.terminate();
+      await p.join();
+      assert.equal(p.isAlive(), false);
+    });
+
+    test("isAlive() and activeChildren() follow start, end and join", async () => {
+      const release = cells();
+      const p = new m.Process({
+        target: async (c: Int32Array) => {
+          while (Atomics.load(c, 0) === 0) await new Promise((r) => setTimeout(r, 2));
+        },
+        args: [release],
+      });
+      assert.equal(p.isAlive(), false);
+      assert.ok(!m.activeChildren().includes(p));
+      p.start();
+      assert.equal(p.isAlive(), true);
+      assert.ok(m.activeChildren().includes(p));
+      Atomics.store(release, 0, 1);
+      await p.join();
+      assert.equal(p.isAlive(), false);
+      assert.ok(!m.activeChildren().includes(p));
+    });
+
+    test("Process names go Process-N, or the name given", () => {
+      const a = new m.Process();
+      const b = new m.Process();
+      const [na, nb] = [a.name, b.name].map((n) => Number(/^Process-(\d+)$/.exec(n)?.[1]));
+      assert.equal(nb, na + 1);
+      assert.equal(new m.Process({ name: "mine" }).name, "mine");
+    });
+
+    test("a Pool can be used inside a Process", slow, async () => {
+      const out = cells();
+      const target = label === "dummy.ts"
+        ? async (c: Int32Array) => {
+          await using pool = new dummy.Pool(2);
+          const xs = Array.from({ length: 10 }, (_, i) => i);
+          const squares = await pool.map((x: number) => x * x, xs);
+          Atomics.store(c, 0, squares.reduce((a, b) => a + b, 0));
+        }
+        : mp.fromModule<typeof Fixtures.poolInside>(fixtures, "poolInside");
+      const p = new m.Process({ target, args: [out] });
+      p.start();
+      await p.join();
+      assert.equal(p.exitcode, 0);
+      assert.equal(out[0], 285);
+    });
+
+    test("Process misuse is a clear error", async () => {
+      const p = new m.Process({ target: () => {} });
+      await assert.rejects(
+        p.join(),
+        /Cannot join Process-\d+ as it has not started: call start\(\) first/,
+      );
+      p.start();
+      assert.throws(() => p.start(), /Cannot start Process-\d+ twice/);
+      assert.throws(() => (p.daemon = true), /Cannot set daemon of Process-\d+ after start\(\)/);
+      await p.join();
+      p.close();
+      assert.throws(() => p.start(), /process is closed/);
+      assert.throws(() => p.isAlive(), /process is closed/);
+      assert.throws(() => p.exitcode, /process is closed/);
+      await assert.rejects(p.join(), /process is closed/);
+      const running = new m.Process({ target: endless });
+      running.start();
+      assert.throws(() => running.close(), /still running: join\(\) or terminate\(\) it first/);
+      running.kill();
+      await running.join();
+      assert.throws(() => new m.Process({ args: 3 as unknown as [] }), TypeError);
+      assert.throws(() => new m.Process({ target: 3 as unknown as () => void }), TypeError);
+      assert.throws(() => new m.Process({ daemon: "yes" as unknown as boolean }), TypeError);
+    });
+  });
+}
+
+describe("Process (mod.ts): workers", () => {
+  test("Process.exitcode is n after process.exit(n)", async () => {
     const exits = new mp.Process({ target: () => process.exit(7) });
     exits.start();
     await exits.join();
     assert.equal(exits.exitcode, 7);
-    const terminated = new mp.Process({ target: forever });
-    terminated.start();
-    terminated.terminate();
-    await terminated.join();
-    assert.equal(terminated.exitcode, -15);
-    const killed = new mp.Process({ target: forever });
-    killed.start();
-    killed.kill();
-    await killed.join();
-    assert.equal(killed.exitcode, -9);
   });
 
-  test("Process.join(timeout) returns after the timeout with the process alive", async () => {
-    const p = new mp.Process({ target: forever });
-    p.start();
-    await p.join(30);
-    assert.equal(p.isAlive(), true);
-    assert.equal(p.exitcode, null);
-    p.terminate();
-    await p.join();
-    assert.equal(p.isAlive(), false);
-  });
-
-  test("isAlive() and activeChildren() follow start, end and join", async () => {
-    const release = cells();
-    const p = new mp.Process({
-      target: async (c: Int32Array) => {
-        while (Atomics.load(c, 0) === 0) await new Promise((r) => setTimeout(r, 2));
-      },
-      args: [release],
-    });
-    assert.equal(p.isAlive(), false);
-    assert.ok(!mp.activeChildren().includes(p));
-    p.start();
-    assert.equal(p.isAlive(), true);
-    assert.ok(mp.activeChildren().includes(p));
-    Atomics.store(release, 0, 1);
-    await p.join();
-    assert.equal(p.isAlive(), false);
-    assert.ok(!mp.activeChildren().includes(p));
-  });
-
-  test("Process names go Process-N, nested Process-N:M", slow, async () => {
-    const a = new mp.Process();
-    const b = new mp.Process();
-    const [na, nb] = [a.name, b.name].map((n) => Number(/^Process-(\d+)$/.exec(n)?.[1]));
-    assert.equal(nb, na + 1);
-    assert.equal(new mp.Process({ name: "mine" }).name, "mine");
-    const { code, stdout, stderr } = await runChild(program, ["nested"]);
+  test("Process names nest: Process-1:1 is started inside Process-1", slow, async () => {
+    const { code, stdout, stderr } = await runChild(program, ["mod", "nested"]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^child Process-1$/m);
     assert.match(stdout, /^grandchild Process-1:1 of Process-1$/m);
     assert.match(stdout, /^exitcode 0$/m);
   });
+
+  test(
+    "daemons end with the program; non-daemons keep it running until they finish",
+    slow,
+    async () => {
+      const { code, stdout, stderr } = await runChild(program, ["mod", "daemons"], 20_000);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /main done\n(.|\n)*non-daemon done/);
+    },
+  );
 
   test("Process.pid is unique and what the child sees; parentProcess() names the parent", async () => {
     const seen = [cells(), cells()];
@@ -128,58 +192,14 @@ describe("Process (mod.ts)", () => {
     );
   });
 
-  test(
-    "daemons end with the program; non-daemons keep it running until they finish",
-    slow,
-    async () => {
-      const { code, stdout, stderr } = await runChild(program, ["daemons"], 20_000);
-      assert.equal(code, 0, stderr);
-      assert.match(stdout, /main done\n(.|\n)*non-daemon done/);
-    },
-  );
-
-  test("a Pool can be used inside a Process", slow, async () => {
-    const out = cells();
-    const p = new mp.Process({
-      target: mp.fromModule<typeof Fixtures.poolInside>(fixtures, "poolInside"),
-      args: [out],
-    });
-    p.start();
-    await p.join();
-    assert.equal(p.exitcode, 0);
-    assert.equal(out[0], 285);
-  });
-
-  test("Process misuse is a clear error", async () => {
-    const p = new mp.Process({ target: () => {} });
-    await assert.rejects(
-      p.join(),
-      /Cannot join Process-\d+ as it has not started: call start\(\) first/,
-    );
-    p.start();
-    assert.throws(() => p.start(), /Cannot start Process-\d+ twice/);
-    assert.throws(() => (p.daemon = true), /Cannot set daemon of Process-\d+ after start\(\)/);
-    await p.join();
-    p.close();
-    assert.throws(() => p.start(), /process is closed/);
-    assert.throws(() => p.isAlive(), /process is closed/);
-    assert.throws(() => p.exitcode, /process is closed/);
-    await assert.rejects(p.join(), /process is closed/);
-    const running = new mp.Process({ target: forever });
-    running.start();
-    assert.throws(() => running.close(), /still running: join\(\) or terminate\(\) it first/);
-    running.kill();
-    await running.join();
-    assert.throws(() => new mp.Process({ args: 3 as unknown as [] }), TypeError);
-    assert.throws(() => new mp.Process({ target: 3 as unknown as () => void }), TypeError);
-    assert.throws(() => new mp.Process({ daemon: "yes" as unknown as boolean }), TypeError);
+  test("Process.start() refuses arguments that cannot be cloned", () => {
     assert.throws(
       () => new mp.Process({ target: () => {}, args: [() => 1] }).start(),
       /arguments cannot be cloned/,
     );
   });
 
-  test("a Process target that uses an outer variable fails naming it", async () => {
+  test("a Process target that uses an outer variable fails", async () => {
     // Not a literal: Bun's transpiler inlines `const x = 3` into the function that uses it.
     const offset = cells().length;
     const p = new mp.Process({
@@ -189,5 +209,21 @@ describe("Process (mod.ts)", () => {
     p.start();
     await p.join();
     assert.equal(p.exitcode, 1);
+  });
+});
+
+describe("Process (dummy.ts): the calling thread", () => {
+  test("a subclass overriding run() needs no module, and closures work", async () => {
+    const seen: string[] = [];
+    class Greeter extends dummy.Process {
+      override run(): void {
+        seen.push(this.name);
+      }
+    }
+    const p = new Greeter({ name: "greeter" });
+    p.start();
+    await p.join();
+    assert.deepEqual(seen, ["greeter"]);
+    assert.equal(p.exitcode, 0);
   });
 });

@@ -1,0 +1,71 @@
+/**
+ * The same-thread process (CPython's `multiprocessing.dummy.DummyProcess`, a thread): the
+ * worker `Process`'s logic with `run()` run on the calling thread's event loop.
+ *
+ * @module
+ */
+import { BaseProcess, type ProcessBackend, registerProcessBackend } from "../process.ts";
+
+const threadBackend: ProcessBackend = {
+  start(process, spec) {
+    let listener: ((exitCode: number) => void) | undefined;
+    let exitCode: number | undefined;
+    const finish = (code: number) => {
+      if (exitCode !== undefined) return;
+      exitCode = code;
+      listener?.(code);
+    };
+    // Starts after the caller's synchronous code, as a thread would start beside it.
+    setTimeout(async () => {
+      try {
+        await process.run();
+        finish(0);
+      } catch (error) {
+        if (exitCode !== undefined) return;
+        const text = error instanceof Error
+          ? (error.stack ?? `${error.name}: ${error.message}`)
+          : String(error);
+        console.error(`Process ${spec.name}:\n${text}`);
+        finish(1);
+      }
+    }, 0);
+    return {
+      onExit: (l) => {
+        listener = l;
+        if (exitCode !== undefined) l(exitCode);
+      },
+      // Code on this thread cannot be stopped from outside: the process stops being waited
+      // for, and whatever it still does is ignored.
+      stop: () => finish(-15),
+      ref: () => {},
+      unref: () => {},
+    };
+  },
+};
+
+/**
+ * The same-thread process (Python's `multiprocessing.dummy.Process`, a thread): the same
+ * API as the worker `Process`, with `run()` run on the calling thread's event loop, so it
+ * overlaps with other async work but does not run in parallel. Any function works as
+ * `target`, closures included, and subclasses need no `static module`.
+ *
+ * Unlike a worker, code on this thread cannot be stopped: `terminate()` and `kill()` set
+ * `exitcode` and stop `join()` waiting, but the target runs on; `process.exit()` in a target
+ * ends the whole program; `daemon` does not change whether the program waits for it.
+ *
+ * @example Usage
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/dummy";
+ * import assert from "node:assert/strict";
+ *
+ * const seen: string[] = [];
+ * const p = new Process({ target: (who: string) => void seen.push(who), args: ["bob"] });
+ * p.start();
+ * await p.join();
+ * assert.deepEqual(seen, ["bob"]);
+ * assert.equal(p.exitcode, 0);
+ * ```
+ */
+export class Process extends BaseProcess {}
+
+registerProcessBackend(Process, threadBackend);
