@@ -53,6 +53,10 @@ const TESTED = [
   "pool_error_callback.ts",
   "pool_long_task.ts",
   "pool_squares.ts",
+  "process_args.ts",
+  "process_daemon.ts",
+  "process_send_mail.ts",
+  "process_subclass.ts",
 ];
 
 describe("examples", () => {
@@ -175,4 +179,38 @@ describe("examples", () => {
       ]);
     },
   );
+  test(
+    "examples/process_args.ts runs its target and reports exitcode 0",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("process_args.ts");
+      assertInOrder(stdout, [
+        /^child 1 is running$/,
+        /^child 1 is done$/,
+        /^Process-1 \(pid \d+\) ended with exitcode 0$/,
+        /^main \(pid \d+\)$/,
+      ]);
+    },
+  );
+
+  test("examples/process_subclass.ts runs the subclass's run()", TEST_OPTIONS, async () => {
+    const stdout = await run("process_subclass.ts");
+    assertInOrder(stdout, [/^child 1 is running!$/, /^child 1 is done!$/, /^exitcode 0$/]);
+    assert.match(stdout, /^main process!$/m);
+  });
+
+  test("examples/process_send_mail.ts joins all ten processes", TEST_OPTIONS, async () => {
+    const stdout = await run("process_send_mail.ts");
+    assert.equal(count(stdout, /^send mail \d$/), 10);
+    assertInOrder(stdout, [/^send mail \d$/, /^all mail sent: exit codes \[0(,0){9}\]$/]);
+  });
+
+  test("examples/process_daemon.ts ends while its daemon still runs", TEST_OPTIONS, async () => {
+    const stdout = await run("process_daemon.ts");
+    assertInOrder(stdout, [
+      /^SERVER, I am fine!$/,
+      /^process 2 is done$/,
+      /^watchdog still alive at the end: true; the program now ends with it$/,
+    ]);
+  });
 });
