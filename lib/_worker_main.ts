@@ -1,5 +1,6 @@
 // The module every pool worker starts with: it runs the initializer, then runs the tasks its
 // pool sends, one at a time and in order, and sends their results back in batches.
+import { isThenable } from "./_thenable.ts";
 import {
   Op,
   RESULT_STRIDE,
@@ -52,11 +53,6 @@ async function load(def: FunctionDef): Promise<Loaded> {
   } catch (error) {
     return { def, fn: undefined, error };
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** Runs one map or starmap chunk, one item at a time, awaiting each async result. */

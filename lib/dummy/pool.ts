@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isThenable } from "../_thenable.ts";
 import { Deque } from "../_deque.ts";
 import type { Executor, Job, Slot, SlotHooks, SlotInit } from "../_executor.ts";
 import { Op } from "../_protocol.ts";
@@ -26,11 +27,6 @@ function resolveFunction(fn: unknown): AnyFunction | Promise<AnyFunction> {
   let promise = loaded.get(def.id);
   if (promise === undefined) loaded.set(def.id, promise = loadFunction(def));
   return promise;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 function nextTurn(): Promise<void> {
