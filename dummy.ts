@@ -31,4 +31,20 @@ export { Process } from "./lib/dummy/process.ts";
 export { activeChildren, BaseProcess, type ProcessOptions } from "./lib/process.ts";
 export { fromModule, type ModuleFunction, type TaskFunction } from "./lib/reduction.ts";
 export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./lib/context.ts";
-export { ProcessError, RemoteTraceback, TimeoutError, WorkerExitError } from "./lib/errors.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./lib/synchronize.ts";
+export {
+  BrokenBarrierError,
+  ProcessError,
+  RemoteTraceback,
+  TimeoutError,
+  WorkerExitError,
+} from "./lib/errors.ts";

@@ -1,3 +1,4 @@
 // Every module that defines shareable classes, imported by the worker bootstraps so that each
 // kind can be revived in every worker, whatever the task imports.
 import "./process.ts";
+import "./synchronize.ts";

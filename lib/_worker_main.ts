@@ -20,6 +20,7 @@ import {
   mayHoldShared,
 } from "./reduction.ts";
 import { runtime } from "./runtime/mod.ts";
+import "./_shareables.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;

@@ -120,3 +120,152 @@ export class RemoteTraceback extends Error {
     this.name = "RemoteTraceback";
   }
 }
+
+/**
+ * A {@linkcode Barrier} is broken (Python's `threading.BrokenBarrierError`): a party's wait
+ * timed out, the barrier's action threw, or somebody called `abort()` or `reset()` while
+ * parties were waiting. Every party waiting at it, and every later one until `reset()`, fails
+ * with this error.
+ *
+ * @example Usage
+ * ```ts
+ * import { Barrier, BrokenBarrierError } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const barrier = new Barrier(2);
+ * barrier.abort();
+ * await assert.rejects(barrier.wait(), BrokenBarrierError);
+ * ```
+ */
+export class BrokenBarrierError extends ProcessError {
+  /**
+   * Creates an error.
+   *
+   * @param message Why the barrier broke and how to use it again.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BrokenBarrierError";
+  }
+}
+
+/**
+ * A queue had no item to give (Python's `queue.Empty`): thrown by `getNowait()`, and by
+ * `get()` with `{ block: false }` or once its `timeout` has passed.
+ *
+ * @example Usage
+ * ```ts
+ * import { Empty, Queue } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const q = new Queue<number>();
+ * assert.throws(() => q.getNowait(), Empty);
+ * await assert.rejects(q.get({ timeout: 10 }), Empty);
+ * ```
+ */
+export class Empty extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message Which queue was empty, and for how long.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Empty";
+  }
+}
+
+/**
+ * A queue had no room for an item (Python's `queue.Full`): thrown by `putNowait()`, and by
+ * `put()` with `{ block: false }` or once its `timeout` has passed.
+ *
+ * @example Usage
+ * ```ts
+ * import { Full, Queue } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const q = new Queue<number>(1);
+ * q.putNowait(1);
+ * assert.throws(() => q.putNowait(2), Full);
+ * await assert.rejects(q.put(2, { timeout: 10 }), Full);
+ * ```
+ */
+export class Full extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message Which queue was full, and for how long.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Full";
+  }
+}
+
+/**
+ * There is nothing left to receive (Python's `EOFError`): `recv()` on a connection whose
+ * other end is closed, once everything sent before has been received.
+ *
+ * @example Usage
+ * ```ts
+ * import { EOFError, Pipe } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = Pipe();
+ * await a.send("last");
+ * a.close();
+ * assert.equal(await b.recv(), "last");
+ * await assert.rejects(b.recv(), EOFError);
+ * ```
+ */
+export class EOFError extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message Which connection ended.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "EOFError";
+  }
+}
+
+/**
+ * A received message was longer than the caller allowed (Python's
+ * `multiprocessing.BufferTooShort`): thrown by `recvBytes(maxlength)` and
+ * `recvBytesInto(buffer)`. The message has been received all the same: it is in
+ * {@linkcode BufferTooShort.data}, so nothing is lost and the connection stays usable.
+ *
+ * @example Usage
+ * ```ts
+ * import { BufferTooShort, Pipe } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = Pipe();
+ * await a.sendBytes(new Uint8Array([1, 2, 3]));
+ * const error = await b.recvBytes(2).catch((e) => e);
+ * assert.ok(error instanceof BufferTooShort);
+ * assert.deepEqual([...error.data], [1, 2, 3]);
+ * ```
+ */
+export class BufferTooShort extends ProcessError {
+  /** The whole message that did not fit. */
+  readonly data: Uint8Array;
+
+  /**
+   * Creates an error.
+   *
+   * @param message How long the message was and how much room there was.
+   * @param data The whole message.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(message: string, data: Uint8Array = new Uint8Array(0), options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BufferTooShort";
+    this.data = data;
+  }
+}

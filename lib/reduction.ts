@@ -8,7 +8,17 @@
  *
  * @module
  */
-import { ProcessError, RemoteTraceback, TimeoutError, WorkerExitError } from "./errors.ts";
+import {
+  BrokenBarrierError,
+  BufferTooShort,
+  Empty,
+  EOFError,
+  Full,
+  ProcessError,
+  RemoteTraceback,
+  TimeoutError,
+  WorkerExitError,
+} from "./errors.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;
@@ -282,6 +292,12 @@ const factories: Record<string, ErrorFactory> = {
     ),
   ProcessError: (message, options) => new ProcessError(message, options),
   TimeoutError: (message, options) => new TimeoutError(message, options),
+  BrokenBarrierError: (message, options) => new BrokenBarrierError(message, options),
+  // `data` is copied with the other properties.
+  BufferTooShort: (message, options) => new BufferTooShort(message, undefined, options),
+  Empty: (message, options) => new Empty(message, options),
+  Full: (message, options) => new Full(message, options),
+  EOFError: (message, options) => new EOFError(message, options),
   WorkerExitError: (message, options, wire) =>
     new WorkerExitError(
       message,
