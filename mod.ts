@@ -40,6 +40,23 @@ export { activeChildren, BaseProcess, Process, type ProcessOptions } from "./lib
 export { fromModule, type ModuleFunction, type TaskFunction } from "./lib/reduction.ts";
 export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./lib/context.ts";
 export {
+  Array,
+  type BigIntTypecode,
+  type ElementType,
+  type LockLike,
+  RawArray,
+  RawValue,
+  type SharedTypedArray,
+  type SharedTypedArrays,
+  type SharedValue,
+  type SynchronizedArray,
+  type SynchronizedArrayMethods,
+  type SynchronizedOptions,
+  type SynchronizedValue,
+  type Typecode,
+  Value,
+} from "./lib/sharedctypes.ts";
+export {
   type AcquireOptions,
   Barrier,
   BoundedSemaphore,

@@ -1,4 +1,5 @@
 // Every module that defines shareable classes, imported by the worker bootstraps so that each
 // kind can be revived in every worker, whatever the task imports.
 import "./process.ts";
+import "./sharedctypes.ts";
 import "./synchronize.ts";

@@ -57,6 +57,8 @@ const TESTED = [
   "process_daemon.ts",
   "process_send_mail.ts",
   "process_subclass.ts",
+  "shared_array.ts",
+  "shared_value.ts",
 ];
 
 describe("examples", () => {
@@ -211,6 +213,30 @@ describe("examples", () => {
       /^SERVER, I am fine!$/,
       /^process 2 is done$/,
       /^watchdog still alive at the end: true; the program now ends with it$/,
+    ]);
+  });
+  test(
+    "examples/shared_value.ts loses updates without the lock, none with it",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("shared_value.ts");
+      assertInOrder(stdout, [
+        /^value1: 0, value2: 3\.14$/,
+        /^without lock: \d+$/,
+        /^with lock: 40$/,
+        /^race without lock: \d+ of 2000000$/,
+        /^race with getLock\(\): 2000000 of 2000000$/,
+      ]);
+    },
+  );
+
+  test("examples/shared_array.ts shares an Array between two processes", TEST_OPTIONS, async () => {
+    const stdout = await run("shared_array.ts");
+    assertInOrder(stdout, [
+      /^array: \[1, 2, 3, 4\] \(Int32Array over a SharedArrayBuffer: true\)$/,
+      /^without lock: \[\d+, \d+, \d+, \d+\]$/,
+      /^with lock: \[41, 42, 43, 44\]$/,
+      /^with Atomics\.add\(\): \[41, 42, 43, 44\]$/,
     ]);
   });
 });
