@@ -46,6 +46,7 @@ function count(stdout: string, pattern: RegExp): number {
 const SQUARES = "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]";
 const TESTED = [
   "dummy_switch.ts",
+  "lock_ticket.ts",
   "module_function.ts",
   "monte_carlo_pi.ts",
   "pool_chunksize.ts",
@@ -238,5 +239,12 @@ describe("examples", () => {
       /^with lock: \[41, 42, 43, 44\]$/,
       /^with Atomics\.add\(\): \[41, 42, 43, 44\]$/,
     ]);
+  });
+  test("examples/lock_ticket.ts sells each of the 3 tickets once", TEST_OPTIONS, async () => {
+    const stdout = await run("lock_ticket.ts");
+    assert.equal(count(stdout, /^buyer \d sees \d ticket\(s\) left$/), 10);
+    assert.equal(count(stdout, /^buyer \d bought a ticket$/), 3);
+    assert.equal(count(stdout, /^buyer \d found no ticket left$/), 7);
+    assert.match(stdout, /^tickets left: 0$/m);
   });
 });
