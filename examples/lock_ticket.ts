@@ -54,7 +54,7 @@
  *
  * @module
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromModule, Lock, Process } from "../mod.ts";
@@ -75,7 +75,10 @@ export async function buyer(name: string, file: string, lock: Lock): Promise<voi
       console.log(`${name} found no ticket left`);
     }
     await sleep(20);
-    await writeFile(file, JSON.stringify(tickets));
+    // Buyers read the count without the lock: write a new file and rename it into place, so
+    // that a reader sees the old count or the new one, never a file half written.
+    await writeFile(`${file}.${name}`, JSON.stringify(tickets));
+    await rename(`${file}.${name}`, file);
   });
 }
 
@@ -96,5 +99,6 @@ if (import.meta.main) {
   for (const p of buyers) await p.join();
   const left = JSON.parse(await readFile(file, "utf8")) as { number: number };
   console.log(`tickets left: ${left.number}`);
+  console.log(`exit codes: ${JSON.stringify(buyers.map((p) => p.exitcode))}`);
   await rm(dir, { recursive: true });
 }

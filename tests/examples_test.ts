@@ -246,5 +246,6 @@ describe("examples", () => {
     assert.equal(count(stdout, /^buyer \d bought a ticket$/), 3);
     assert.equal(count(stdout, /^buyer \d found no ticket left$/), 7);
     assert.match(stdout, /^tickets left: 0$/m);
+    assert.match(stdout, /^exit codes: \[0(,0){9}\]$/m);
   });
 });
