@@ -59,7 +59,20 @@ export {
   Semaphore,
 } from "./lib/synchronize.ts";
 export {
+  type GetOptions,
+  JoinableQueue,
+  type PutOptions,
+  Queue,
+  type QueueOptions,
+  SimpleQueue,
+} from "./lib/queues.ts";
+export { Connection, Pipe, type PipeOptions } from "./lib/connection.ts";
+export {
   BrokenBarrierError,
+  BufferTooShort,
+  Empty,
+  EOFError,
+  Full,
   ProcessError,
   RemoteTraceback,
   TimeoutError,

@@ -4,6 +4,7 @@ import process from "node:process";
 import type { ProcessInit } from "./_protocol.ts";
 import { Process, rebuildProcess } from "./process.ts";
 import { decodeShared, explainFreeVariable, loadFunction } from "./reduction.ts";
+import { allSent } from "./connection.ts";
 import { runtime } from "./runtime/mod.ts";
 import "./_shareables.ts";
 
@@ -44,4 +45,8 @@ async function main(): Promise<number> {
 }
 
 // As Python's child calls os._exit() after run(): timers it left behind do not keep it alive.
-process.exit(await main());
+// Like Python's child, which waits for its queues' feeder threads, it first lets the puts and
+// sends still waiting for room go out.
+const code = await main();
+await allSent();
+process.exit(code);

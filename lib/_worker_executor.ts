@@ -67,10 +67,29 @@ class WorkerSlot implements Slot {
   }
 
   send(jobs: Job[]): Array<[Job, unknown]> | undefined {
+    // Only once a lock, queue or shared value exists can arguments hold one. Encoding one can
+    // fail (a closed Connection): that fails its own job, and the others go.
+    const shared = mayHoldShared();
+    let payloads: unknown[] | undefined;
+    if (shared) {
+      const failed: Array<[Job, unknown]> = [];
+      payloads = [];
+      const kept: Job[] = [];
+      for (const job of jobs) {
+        try {
+          payloads.push(encodeShared(job.payload));
+          kept.push(job);
+        } catch (error) {
+          failed.push([job, error]);
+        }
+      }
+      if (failed.length > 0) {
+        const rest = kept.length > 0 ? this.send(kept) : undefined;
+        return rest === undefined ? failed : [...failed, ...rest];
+      }
+    }
     let defs: FunctionDef[] | undefined;
     const tasks = new Array(jobs.length * TASK_STRIDE);
-    // Only once a lock, queue or shared value exists can arguments hold one.
-    const shared = mayHoldShared();
     for (let i = 0, t = 0; i < jobs.length; i++, t += TASK_STRIDE) {
       const job = jobs[i];
       const def = job.fn as FunctionDef;
@@ -81,7 +100,7 @@ class WorkerSlot implements Slot {
       tasks[t] = job.seq;
       tasks[t + 1] = def.id;
       tasks[t + 2] = job.op;
-      tasks[t + 3] = shared ? encodeShared(job.payload) : job.payload;
+      tasks[t + 3] = payloads === undefined ? job.payload : payloads[i];
     }
     const message: RunMessage = { kind: "run", defs, tasks, shared };
     try {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { waitFor, type WaitResult } from "./_wait.ts";
 import { currentProcess } from "./context.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import {
@@ -27,35 +28,20 @@ import {
 
 // ---- Waiting --------------------------------------------------------------------------------
 
-type WaitResult = "ok" | "not-equal" | "timed-out";
-
 function noop(): void {}
 
-// Deno and Node do not count a pending `Atomics.waitAsync` as work: a program awaiting only
-// a lock would exit (even after the notify, before the waiter's promise settles). One
-// referenced timer, alive while this thread has any wait pending, keeps the program running
-// for as long as Python's blocked thread would.
-let pendingWaits = 0;
-let keepAlive: ReturnType<typeof setInterval> | undefined;
-
-/** `Atomics.waitAsync` that keeps this thread's event loop alive until it settles. */
-async function sleep(
+/**
+ * Waits for a change of `int32[index]` (see lib/_wait.ts: it keeps the program alive while
+ * pending, and no single wait outlasts `MAX_WAIT`, which bounds a lost notification). Every
+ * caller checks its condition and its own deadline again after it returns.
+ */
+function sleep(
   int32: Int32Array,
   index: number,
   expected: number,
   timeout: number,
 ): Promise<WaitResult> {
-  const result = Atomics.waitAsync(int32, index, expected, timeout);
-  if (!result.async) return result.value;
-  if (pendingWaits++ === 0) keepAlive = setInterval(noop, 1 << 30);
-  try {
-    return await result.value;
-  } finally {
-    if (--pendingWaits === 0) {
-      clearInterval(keepAlive);
-      keepAlive = undefined;
-    }
-  }
+  return waitFor(int32, index, expected, timeout, 0);
 }
 
 const pause: (hint?: number) => void = (Atomics as { pause?: (hint?: number) => void }).pause ??

@@ -49,6 +49,7 @@ const TESTED = [
   "lock_ticket.ts",
   "module_function.ts",
   "monte_carlo_pi.ts",
+  "pipe_hello.ts",
   "pool_chunksize.ts",
   "pool_crawler_callback.ts",
   "pool_error_callback.ts",
@@ -58,6 +59,8 @@ const TESTED = [
   "process_daemon.ts",
   "process_send_mail.ts",
   "process_subclass.ts",
+  "queue_joinable.ts",
+  "queue_producer_consumer.ts",
   "shared_array.ts",
   "shared_value.ts",
 ];
@@ -248,4 +251,36 @@ describe("examples", () => {
     assert.match(stdout, /^tickets left: 0$/m);
     assert.match(stdout, /^exit codes: \[0(,0){9}\]$/m);
   });
+  test("examples/pipe_hello.ts receives hello through a Pipe", TEST_OPTIONS, async () => {
+    assert.equal(await run("pipe_hello.ts"), '["hello"]\n');
+  });
+
+  test("examples/queue_producer_consumer.ts eats every bun once", TEST_OPTIONS, async () => {
+    const stdout = await run("queue_producer_consumer.ts");
+    assertInOrder(
+      stdout,
+      Array.from({ length: 20 }, (_, i) => new RegExp(`^producer made bun ${i}$`)),
+    );
+    const eaten = [...stdout.matchAll(/^glutton [12] ate bun (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(eaten.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    assert.match(stdout, /^all 20 buns eaten$/m);
+  });
+
+  test(
+    "examples/queue_joinable.ts returns from join() once every bun is eaten",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("queue_joinable.ts");
+      for (const kind of ["bun", "char siu bun"]) {
+        assertInOrder(
+          stdout,
+          Array.from({ length: 10 }, (_, i) => new RegExp(`^producer made ${kind} ${i}$`)),
+        );
+        const eaten = [...stdout.matchAll(new RegExp(`^glutton [12] ate ${kind} (\\d+)$`, "gm"))]
+          .map((m) => Number(m[1]));
+        assert.deepEqual(eaten.sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i));
+      }
+      assert.match(stdout, /^every bun eaten: the producers' join\(\) returned$/m);
+    },
+  );
 });
