@@ -1,0 +1,155 @@
+/**
+ * The primitives experiment: how fast a `Queue` carries small messages (worker → main and
+ * worker → worker), how many uncontended `Lock` acquire + release pairs a worker runs, how
+ * many additions two workers make to a `Value` under its lock, and how many round trips a
+ * `Pipe` makes to a worker; beside Python's `multiprocessing` doing the same
+ * (`bench/python/primitives.py`, run with `python3` when it is there), in the same run.
+ *
+ * Run it with any of (`--quick` takes a few seconds):
+ *
+ * ```sh
+ * deno run -A bench/primitives.ts [--quick]
+ * bun bench/primitives.ts [--quick]
+ * node bench/primitives.ts [--quick]
+ * ```
+ *
+ * @module
+ */
+import { execFile } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { Lock, Pipe, Pool, Queue, Value } from "../mod.ts";
+import type { Connection } from "../mod.ts";
+
+const QUICK = process.argv.includes("--quick");
+const N_QUEUE = QUICK ? 200_000 : 1_000_000;
+const N_LOCK = QUICK ? 2_000_000 : 10_000_000;
+const N_VALUE = QUICK ? 200_000 : 1_000_000;
+const N_PIPE = QUICK ? 10_000 : 50_000;
+
+/** Messages or operations per second, by experiment. */
+type Figures = Record<string, number>;
+
+async function measure(): Promise<Figures> {
+  await using pool = new Pool(2);
+  const out: Figures = {};
+
+  // Worker → main: the worker puts, the main thread gets.
+  const q1 = new Queue<number>();
+  const producing = pool.apply(async (q: Queue<number>, n: number) => {
+    for (let i = 0; i < n; i++) await q.put(i);
+  }, [q1, N_QUEUE]);
+  await q1.get();
+  let t = performance.now();
+  for (let i = 1; i < N_QUEUE; i++) await q1.get();
+  out.queue_worker_to_main = (N_QUEUE - 1) / ((performance.now() - t) / 1000);
+  await producing;
+
+  // Worker → worker: one task puts, the other gets, and times it.
+  const q2 = new Queue<number>();
+  const [, rate] = await Promise.all([
+    pool.apply(async (q: Queue<number>, n: number) => {
+      for (let i = 0; i < n; i++) await q.put(i);
+      return 0;
+    }, [q2, N_QUEUE]),
+    pool.apply(async (q: Queue<number>, n: number) => {
+      await q.get();
+      const start = performance.now();
+      for (let i = 1; i < n; i++) await q.get();
+      return (n - 1) / ((performance.now() - start) / 1000);
+    }, [q2, N_QUEUE]),
+  ]);
+  out.queue_worker_to_worker = rate;
+
+  // Uncontended Lock pairs, inside a worker.
+  out.lock_pairs = await pool.apply(async (lock: Lock, n: number) => {
+    for (let i = 0; i < 10_000; i++) {
+      await lock.acquire();
+      lock.release();
+    }
+    const start = performance.now();
+    for (let i = 0; i < n; i++) {
+      await lock.acquire();
+      lock.release();
+    }
+    return n / ((performance.now() - start) / 1000);
+  }, [new Lock(), N_LOCK]);
+
+  // Two workers adding 1 to a Value under its lock, started together.
+  const v = Value("i", 0);
+  const go = new Int32Array(new SharedArrayBuffer(4));
+  const adders = [0, 1].map(() =>
+    pool.apply(async (value: typeof v, flag: Int32Array, n: number) => {
+      while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 0));
+      const lock = value.getLock();
+      for (let i = 0; i < n; i++) {
+        await lock.acquire();
+        value.value += 1;
+        lock.release();
+      }
+    }, [v, go, N_VALUE])
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t = performance.now();
+  Atomics.store(go, 0, 1);
+  await Promise.all(adders);
+  out.value_additions = (2 * N_VALUE) / ((performance.now() - t) / 1000);
+  if (v.value !== 2 * N_VALUE) throw new Error(`lost updates under the lock: ${v.value}`);
+
+  // Pipe round trips: the main thread sends, a worker echoes.
+  const [here, there] = Pipe();
+  const echoing = pool.apply(async (conn: Connection, n: number) => {
+    for (let i = 0; i < n; i++) conn.send(await conn.recv());
+  }, [there, N_PIPE]);
+  t = performance.now();
+  for (let i = 0; i < N_PIPE; i++) {
+    here.send(i);
+    await here.recv();
+  }
+  out.pipe_round_trips = N_PIPE / ((performance.now() - t) / 1000);
+  await echoing;
+  return out;
+}
+
+function python(): Promise<Figures | undefined> {
+  const script = fileURLToPath(new URL("./python/primitives.py", import.meta.url));
+  return new Promise((resolve) => {
+    execFile("python3", [script, ...(QUICK ? ["--quick"] : [])], { timeout: 300_000 }, (e, out) => {
+      resolve(e === null ? JSON.parse(out) as Figures : undefined);
+    });
+  });
+}
+
+/** Targets of the process/queue/lock issue, in operations per second. */
+const TARGETS: Figures = {
+  queue_worker_to_main: 1e6,
+  queue_worker_to_worker: 1e6,
+  lock_pairs: 20e6,
+  value_additions: 5e6,
+};
+
+const rt = (globalThis as { Deno?: unknown }).Deno
+  ? "deno"
+  : (globalThis as { Bun?: unknown }).Bun
+  ? "bun"
+  : "node";
+const [ours, theirs] = await Promise.all([measure(), python()]);
+const fmt = (n: number | undefined) =>
+  n === undefined ? "-" : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M/s` : `${(n / 1e3).toFixed(0)}k/s`;
+console.log(`primitives on ${rt}${QUICK ? " (--quick)" : ""}, beside Python's multiprocessing`);
+console.log(
+  `${"experiment".padEnd(26)}${"ours".padStart(11)}${"python".padStart(11)}${"ratio".padStart(9)}${
+    "target".padStart(10)
+  }  verdict`,
+);
+for (const [name, value] of Object.entries(ours)) {
+  const py = theirs?.[name];
+  const target = TARGETS[name];
+  const ratio = py === undefined ? "-" : `${(value / py).toFixed(1)}x`;
+  const verdict = target === undefined ? "" : value >= target ? "met" : "missed";
+  console.log(
+    `${name.padEnd(26)}${fmt(value).padStart(11)}${fmt(py).padStart(11)}${ratio.padStart(9)}${
+      fmt(target).padStart(10)
+    }  ${verdict}`,
+  );
+}
