@@ -133,7 +133,9 @@ const rt = (globalThis as { Deno?: unknown }).Deno
   : (globalThis as { Bun?: unknown }).Bun
   ? "bun"
   : "node";
-const [ours, theirs] = await Promise.all([measure(), python()]);
+// One after the other: at the same time they would share the cores and slow each other.
+const ours = await measure();
+const theirs = await python();
 const fmt = (n: number | undefined) =>
   n === undefined ? "-" : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M/s` : `${(n / 1e3).toFixed(0)}k/s`;
 console.log(`primitives on ${rt}${QUICK ? " (--quick)" : ""}, beside Python's multiprocessing`);
