@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkTimeout } from "./_validate.ts";
 import { Deque } from "./_deque.ts";
 import type { Executor, Job, Sink, Slot, SlotHooks } from "./_executor.ts";
 import { Op } from "./_protocol.ts";
@@ -79,22 +80,6 @@ function reportCallbackError(error: unknown): void {
   queueMicrotask(() => {
     throw error;
   });
-}
-
-function checkTimeout(timeout: unknown, what: string): void {
-  if (timeout === undefined) return;
-  if (typeof timeout !== "number") {
-    throw new TypeError(
-      `Cannot ${what} as 'timeout' must be a number of milliseconds or undefined: received ${
-        describe(timeout)
-      }`,
-    );
-  }
-  if (!(timeout >= 0)) {
-    throw new RangeError(
-      `Cannot ${what} as 'timeout' must be 0 or more milliseconds: received ${timeout}`,
-    );
-  }
 }
 
 function checkCount(value: unknown, name: string, what: string): void {

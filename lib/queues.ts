@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { checkTimeout } from "./_validate.ts";
 import { waitFor } from "./_wait.ts";
 import {
   Channel,
@@ -112,20 +113,8 @@ function budget(options: PutOptions | GetOptions | undefined, what: string): num
       `Cannot ${what} as 'block' must be a boolean or undefined: received ${describe(block)}`,
     );
   }
-  if (timeout !== undefined && typeof timeout !== "number") {
-    throw new TypeError(
-      `Cannot ${what} as 'timeout' must be a number of milliseconds or undefined: received ${
-        describe(timeout)
-      }`,
-    );
-  }
-  if (timeout !== undefined && !(timeout >= 0)) {
-    throw new RangeError(
-      `Cannot ${what} as 'timeout' must be 0 or more milliseconds: received ${timeout}`,
-    );
-  }
-  if (block === false) return 0;
-  return timeout ?? Infinity;
+  const ms = checkTimeout(timeout, what);
+  return block === false ? 0 : ms;
 }
 
 function checkMaxsize(maxsize: unknown): number {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { checkTimeout } from "./_validate.ts";
 import { waitFor, type WaitResult } from "./_wait.ts";
 import { currentProcess } from "./context.ts";
 import { BrokenBarrierError } from "./errors.ts";
@@ -75,22 +76,6 @@ export interface AcquireOptions {
 }
 
 /** Checks a timeout in milliseconds; returns it, or `Infinity` for `undefined`. */
-function checkTimeout(timeout: unknown, what: string): number {
-  if (timeout === undefined) return Infinity;
-  if (typeof timeout !== "number") {
-    throw new TypeError(
-      `Cannot ${what} as 'timeout' must be a number of milliseconds or undefined: received ${
-        describe(timeout)
-      }`,
-    );
-  }
-  if (!(timeout >= 0)) {
-    throw new RangeError(
-      `Cannot ${what} as 'timeout' must be 0 or more milliseconds: received ${timeout}`,
-    );
-  }
-  return timeout;
-}
 
 /** How long `acquire(options)` may wait: `0` for a non-blocking call, `Infinity` for ever. */
 function acquireBudget(options: AcquireOptions | undefined, what: string): number {

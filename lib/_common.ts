@@ -1,0 +1,60 @@
+// The names both entry points export: everything but `Pool` and `Process`, the two classes whose
+// work runs in Workers (mod.ts) or on the calling thread (dummy.ts). Locks, queues, pipes and
+// shared values are the same classes in both: they work across workers and on one thread.
+export {
+  type ApplyOptions,
+  AsyncResult,
+  BasePool,
+  type MapAsyncOptions,
+  type PoolOptions,
+} from "./pool.ts";
+export { activeChildren, BaseProcess, type ProcessOptions } from "./process.ts";
+export { fromModule, type ModuleFunction, type TaskFunction } from "./reduction.ts";
+export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./context.ts";
+export {
+  Array,
+  type BigIntTypecode,
+  type ElementType,
+  type LockLike,
+  RawArray,
+  RawValue,
+  type SharedTypedArray,
+  type SharedTypedArrays,
+  type SharedValue,
+  type SynchronizedArray,
+  type SynchronizedArrayMethods,
+  type SynchronizedOptions,
+  type SynchronizedValue,
+  type Typecode,
+  Value,
+} from "./sharedctypes.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./synchronize.ts";
+export {
+  type GetOptions,
+  JoinableQueue,
+  type PutOptions,
+  Queue,
+  type QueueOptions,
+  SimpleQueue,
+} from "./queues.ts";
+export { Connection, Pipe, type PipeOptions } from "./connection.ts";
+export {
+  BrokenBarrierError,
+  BufferTooShort,
+  Empty,
+  EOFError,
+  Full,
+  ProcessError,
+  RemoteTraceback,
+  TimeoutError,
+  WorkerExitError,
+} from "./errors.ts";
