@@ -24,3 +24,32 @@ export function checkTimeout(timeout: unknown, what: string): number {
   }
   return timeout;
 }
+
+/**
+ * How long a call with `{ block, timeout }` options may wait: `0` for a non-blocking call,
+ * `Infinity` for ever. Used by every acquire, put and get.
+ *
+ * @throws {TypeError} If `options` is not an object, or `block` not a boolean.
+ * @throws {RangeError} If `timeout` is negative or NaN.
+ */
+export function waitBudget(
+  options: { block?: boolean; timeout?: number } | undefined,
+  what: string,
+): number {
+  if (options === undefined) return Infinity;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${what} as 'options' must be an object such as { block, timeout } or undefined: received ${
+        describe(options)
+      }`,
+    );
+  }
+  const { block, timeout } = options;
+  if (block !== undefined && typeof block !== "boolean") {
+    throw new TypeError(
+      `Cannot ${what} as 'block' must be a boolean or undefined: received ${describe(block)}`,
+    );
+  }
+  const ms = checkTimeout(timeout, what);
+  return block === false ? 0 : ms;
+}

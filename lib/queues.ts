@@ -36,7 +36,7 @@
  *
  * @module
  */
-import { checkTimeout } from "./_validate.ts";
+import { waitBudget } from "./_validate.ts";
 import { waitFor } from "./_wait.ts";
 import {
   Channel,
@@ -95,26 +95,6 @@ export interface GetOptions {
    * @default {undefined}
    */
   timeout?: number;
-}
-
-/** How long a call with `options` may wait: `0` for a non-blocking call, `Infinity` for ever. */
-function budget(options: PutOptions | GetOptions | undefined, what: string): number {
-  if (options === undefined) return Infinity;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot ${what} as 'options' must be an object such as { block, timeout } or undefined: received ${
-        describe(options)
-      }`,
-    );
-  }
-  const { block, timeout } = options;
-  if (block !== undefined && typeof block !== "boolean") {
-    throw new TypeError(
-      `Cannot ${what} as 'block' must be a boolean or undefined: received ${describe(block)}`,
-    );
-  }
-  const ms = checkTimeout(timeout, what);
-  return block === false ? 0 : ms;
 }
 
 function checkMaxsize(maxsize: unknown): number {
@@ -284,7 +264,7 @@ export class Queue<T = unknown> {
     try {
       const timeout = options === undefined
         ? Infinity
-        : budget(options, "put an item into the queue");
+        : waitBudget(options, "put an item into the queue");
       this.#checkOpen("put an item into");
       const length = encode(item, "put the item into the queue");
       return this.#channel.send(encoded(), length, timeout, this.#joinable);
@@ -343,7 +323,7 @@ export class Queue<T = unknown> {
     let timeout = Infinity;
     if (options !== undefined) {
       try {
-        timeout = budget(options, "get an item from the queue");
+        timeout = waitBudget(options, "get an item from the queue");
       } catch (error) {
         return Promise.reject(error);
       }

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { checkTimeout } from "./_validate.ts";
+import { checkTimeout, waitBudget } from "./_validate.ts";
 import { waitFor, type WaitResult } from "./_wait.ts";
 import { currentProcess } from "./context.ts";
 import { BrokenBarrierError } from "./errors.ts";
@@ -73,28 +73,6 @@ export interface AcquireOptions {
    * @default {undefined}
    */
   timeout?: number;
-}
-
-/** Checks a timeout in milliseconds; returns it, or `Infinity` for `undefined`. */
-
-/** How long `acquire(options)` may wait: `0` for a non-blocking call, `Infinity` for ever. */
-function acquireBudget(options: AcquireOptions | undefined, what: string): number {
-  if (options === undefined) return Infinity;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot ${what} as 'options' must be an object such as { block, timeout } or undefined: received ${
-        describe(options)
-      }`,
-    );
-  }
-  const { block, timeout } = options;
-  if (block !== undefined && typeof block !== "boolean") {
-    throw new TypeError(
-      `Cannot ${what} as 'block' must be a boolean or undefined: received ${describe(block)}`,
-    );
-  }
-  const ms = checkTimeout(timeout, what);
-  return block === false ? 0 : ms;
 }
 
 function checkCount(value: unknown, name: string, what: string, min: number): number {
@@ -275,7 +253,7 @@ export class Lock {
     let budget = Infinity;
     if (options !== undefined) {
       try {
-        budget = acquireBudget(options, "acquire the lock");
+        budget = waitBudget(options, "acquire the lock");
       } catch (error) {
         return Promise.reject(error);
       }
@@ -440,7 +418,7 @@ export class RLock {
     let budget = Infinity;
     if (options !== undefined) {
       try {
-        budget = acquireBudget(options, "acquire the lock");
+        budget = waitBudget(options, "acquire the lock");
       } catch (error) {
         return Promise.reject(error);
       }
@@ -682,7 +660,7 @@ export class Semaphore {
     let budget = Infinity;
     if (options !== undefined) {
       try {
-        budget = acquireBudget(options, "acquire the semaphore");
+        budget = waitBudget(options, "acquire the semaphore");
       } catch (error) {
         return Promise.reject(error);
       }
