@@ -1009,6 +1009,27 @@ export class Channel {
     });
   }
 
+  /**
+   * Receives the next decoded message: at once, without a wait or a macrotask, when it is
+   * already there and no call of this thread waits before it; otherwise as `receive()`
+   * (which also reports a closed sending end).
+   *
+   * @param timeout The most ms to wait; `0` not to wait; `Infinity` for ever.
+   * @returns A promise of the message.
+   */
+  receiveValue(timeout: number): Promise<unknown> {
+    if (this.#reads.length === 0) {
+      let value: unknown;
+      try {
+        value = this.#read(null, VALUE);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (value !== WAIT && value !== END) return Promise.resolve(value);
+    }
+    return this.receive(VALUE, timeout);
+  }
+
   /** Whether calls of this thread are waiting to receive. */
   get receiving(): boolean {
     return this.#reads.length > 0;
@@ -1262,10 +1283,6 @@ export class Channel {
 export const UNFINISHED_INDEX: number = UNFINISHED;
 /** Returned by {@linkcode Channel.tryReceive} when it would have to wait. Internal. */
 export const MUST_WAIT: typeof WAIT = WAIT;
-/** Returned by receives when the sending end is closed. Internal. */
-export const AT_END: typeof END = END;
-/** Receive modes. Internal. */
-export const RECEIVE = { VALUE, BYTES } as const;
 
 // ---- Connections ------------------------------------------------------------------------
 
@@ -1486,16 +1503,7 @@ export class Connection<T = unknown> implements Disposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!channel.receiving) {
-      try {
-        const value = channel.tryReceive();
-        if (value === AT_END) return Promise.reject(channel.errors.eof());
-        if (value !== MUST_WAIT) return Promise.resolve(value as T);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return channel.receive(VALUE, Infinity) as Promise<T>;
+    return channel.receiveValue(Infinity) as Promise<T>;
   }
 
   /**

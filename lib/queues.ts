@@ -44,7 +44,6 @@ import {
   encode,
   encoded,
   MUST_WAIT,
-  RECEIVE,
   ringSize,
   UNFINISHED_INDEX,
 } from "./connection.ts";
@@ -328,18 +327,7 @@ export class Queue<T = unknown> {
         return Promise.reject(error);
       }
     }
-    const channel = this.#channel;
-    // The item is there: no pending get of this thread, no wait, no macrotask.
-    if (!channel.receiving) {
-      let item: unknown;
-      try {
-        item = channel.tryReceive();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (item !== MUST_WAIT) return Promise.resolve(item as T);
-    }
-    return channel.receive(RECEIVE.VALUE, timeout) as Promise<T>;
+    return this.#channel.receiveValue(timeout) as Promise<T>;
   }
 
   /**
@@ -686,17 +674,7 @@ export class SimpleQueue<T = unknown> {
    */
   get(): Promise<T> {
     if (this.#closed) return Promise.reject(new Error(CLOSED_GET));
-    const channel = this.#channel;
-    if (!channel.receiving) {
-      let item: unknown;
-      try {
-        item = channel.tryReceive();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (item !== MUST_WAIT) return Promise.resolve(item as T);
-    }
-    return channel.receive(RECEIVE.VALUE, Infinity) as Promise<T>;
+    return this.#channel.receiveValue(Infinity) as Promise<T>;
   }
 
   /**

@@ -176,13 +176,31 @@ function self(): number {
   return selfId || (selfId = currentProcess().pid);
 }
 
-function heldGuard(release: () => void): Disposable {
-  let held = true;
+/** What `withLock()` and `guard()` hold: a lock, a semaphore or a condition. */
+interface Holdable {
+  acquire(): Promise<boolean>;
+  release(): void;
+}
+
+/** `withLock()` of every primitive: acquires, runs `fn`, and releases even when it throws. */
+async function runHeld<T>(held: Holdable, fn: () => T | Promise<T>): Promise<T> {
+  await held.acquire();
+  try {
+    return await fn();
+  } finally {
+    held.release();
+  }
+}
+
+/** `guard()` of every primitive: acquires, and returns a guard that releases once. */
+async function guardOf(held: Holdable): Promise<Disposable> {
+  await held.acquire();
+  let holding = true;
   return {
     [Symbol.dispose]() {
-      if (!held) return;
-      held = false;
-      release();
+      if (!holding) return;
+      holding = false;
+      held.release();
     },
   };
 }
@@ -300,13 +318,8 @@ export class Lock {
    * assert.equal(lock.locked(), false);
    * ```
    */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    return runHeld(this, fn);
   }
 
   /**
@@ -328,9 +341,8 @@ export class Lock {
    * assert.equal(lock.locked(), false);
    * ```
    */
-  async guard(): Promise<Disposable> {
-    await this.acquire();
-    return heldGuard(() => this.release());
+  guard(): Promise<Disposable> {
+    return guardOf(this);
   }
 
   /**
@@ -486,13 +498,8 @@ export class RLock {
    * @param fn The work to do while holding the lock.
    * @returns What `fn` returned.
    */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    return runHeld(this, fn);
   }
 
   /**
@@ -501,9 +508,8 @@ export class RLock {
    *
    * @returns A guard whose `[Symbol.dispose]()` releases the lock once.
    */
-  async guard(): Promise<Disposable> {
-    await this.acquire();
-    return heldGuard(() => this.release());
+  guard(): Promise<Disposable> {
+    return guardOf(this);
   }
 
   /**
@@ -726,13 +732,8 @@ export class Semaphore {
    * @param fn The work to do while holding the semaphore.
    * @returns What `fn` returned.
    */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    return runHeld(this, fn);
   }
 
   /**
@@ -741,9 +742,8 @@ export class Semaphore {
    *
    * @returns A guard whose `[Symbol.dispose]()` releases the semaphore once.
    */
-  async guard(): Promise<Disposable> {
-    await this.acquire();
-    return heldGuard(() => this.release());
+  guard(): Promise<Disposable> {
+    return guardOf(this);
   }
 
   /**
@@ -1072,13 +1072,8 @@ export class Condition {
    * @param fn The work to do while holding the lock.
    * @returns What `fn` returned.
    */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    return runHeld(this, fn);
   }
 
   /**
@@ -1087,9 +1082,8 @@ export class Condition {
    *
    * @returns A guard whose `[Symbol.dispose]()` releases the lock once.
    */
-  async guard(): Promise<Disposable> {
-    await this.acquire();
-    return heldGuard(() => this.release());
+  guard(): Promise<Disposable> {
+    return guardOf(this);
   }
 
   /**
