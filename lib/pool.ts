@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { BackendRegistry } from "./_backends.ts";
 import { checkTimeout } from "./_validate.ts";
 import { Deque } from "./_deque.ts";
 import type { Executor, Job, Sink, Slot, SlotHooks } from "./_executor.ts";
@@ -622,7 +623,9 @@ interface SlotState {
 const TARGET_BATCH_MS = 2;
 const MAX_IN_FLIGHT = 1024;
 
-const executors = new Map<unknown, Executor>();
+const executors = new BackendRegistry<Executor>(
+  "Cannot create a BasePool directly: create a Pool",
+);
 
 /**
  * Sets the back end of a `BasePool` subclass: the worker pool's and the dummy pool's.
@@ -632,15 +635,7 @@ export function registerExecutor(
   pool: abstract new (...args: never[]) => BasePool,
   executor: Executor,
 ): void {
-  executors.set(pool, executor);
-}
-
-function executorFor(target: unknown): Executor {
-  for (let c = target; c != null; c = Object.getPrototypeOf(c)) {
-    const executor = executors.get(c);
-    if (executor !== undefined) return executor;
-  }
-  throw new TypeError("Cannot create a BasePool directly: create a Pool");
+  executors.register(pool, executor);
 }
 
 /**
@@ -694,7 +689,7 @@ export abstract class BasePool implements AsyncDisposable {
    * @throws {RangeError} If `processes` or `maxtasksperchild` is not a positive integer.
    */
   constructor(options?: number | PoolOptions) {
-    this.#executor = executorFor(new.target);
+    this.#executor = executors.find(new.target);
     const opts: PoolOptions = typeof options === "object" && options !== null
       ? options
       : { processes: options as number | undefined };

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { BackendRegistry } from "./_backends.ts";
 import type { ProcessInit } from "./_protocol.ts";
 import { allocatePid, currentProcess, nextChildIdentity } from "./context.ts";
 import {
@@ -82,22 +83,16 @@ export interface ProcessBackend {
   start(process: BaseProcess, spec: ProcessSpec): ProcessHandle;
 }
 
-const backends = new Map<unknown, ProcessBackend>();
+const backends = new BackendRegistry<ProcessBackend>(
+  "Cannot create a BaseProcess directly: create a Process",
+);
 
 /** Sets the back end of a `BaseProcess` subclass. Internal: not exported by the entry points. */
 export function registerProcessBackend(
   cls: abstract new (...args: never[]) => BaseProcess,
   backend: ProcessBackend,
 ): void {
-  backends.set(cls, backend);
-}
-
-function backendFor(target: unknown): ProcessBackend {
-  for (let c = target; c != null; c = Object.getPrototypeOf(c)) {
-    const backend = backends.get(c);
-    if (backend !== undefined) return backend;
-  }
-  throw new TypeError("Cannot create a BaseProcess directly: create a Process");
+  backends.register(cls, backend);
 }
 
 /**
@@ -146,7 +141,7 @@ export abstract class BaseProcess {
    *   string or `daemon` not a boolean.
    */
   constructor(options: ProcessOptions = {}) {
-    this.#backend = backendFor(new.target);
+    this.#backend = backends.find(new.target);
     if (typeof options !== "object" || options === null) {
       throw new TypeError(
         `Cannot create process as 'options' must be an object with target, args, name and daemon: received ${
