@@ -8,12 +8,16 @@
  *
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Identity } from "./_protocol.ts";
 import { runtime } from "./runtime/mod.ts";
 
 /** The identity of a process: the main program or one of its workers. */
 export interface ProcessInfo {
-  /** `"MainProcess"` for the main program, `"PoolWorker-1"` and so on for pool workers. */
+  /**
+   * `"MainProcess"` for the main program, `"PoolWorker-1"` and so on for pool workers
+   * (`"DummyWorker-1"` in `dummy.ts`), `"Process-1"` and so on for processes.
+   */
   readonly name: string;
   /** Unique among the program's processes; the OS pid for the main program. */
   readonly pid: number;
@@ -25,6 +29,21 @@ let pidCounter: Int32Array | undefined;
 
 let identity: number[] = [];
 let children = 0;
+
+/**
+ * A process of `dummy.ts`: an async task of this thread with an identity of its own, as
+ * Python's dummy processes are threads with their own `current_process()`. RLock owners are
+ * these identities, so two same-thread processes exclude each other as two threads would.
+ */
+interface TaskIdentity {
+  readonly info: ProcessInfo;
+  readonly parent: ProcessInfo;
+  readonly identity: number[];
+  children: number;
+}
+
+// Created by the first same-thread process, so that a program without any pays nothing.
+let tasks: AsyncLocalStorage<TaskIdentity> | undefined;
 
 function isIdentity(data: unknown): data is Identity {
   return typeof data === "object" && data !== null &&
@@ -63,8 +82,8 @@ export function cpuCount(): number {
 }
 
 /**
- * The identity of the code that calls it: the main program (`"MainProcess"`), or the
- * worker running a task.
+ * The identity of the code that calls it: the main program (`"MainProcess"`), the worker
+ * running a task, or in `dummy.ts` the same-thread process or pool worker running it.
  *
  * @returns The current process's name and pid.
  *
@@ -79,6 +98,8 @@ export function cpuCount(): number {
  * ```
  */
 export function currentProcess(): ProcessInfo {
+  const task = tasks?.getStore();
+  if (task !== undefined) return task.info;
   if (current === undefined) identify();
   return current!;
 }
@@ -97,8 +118,37 @@ export function currentProcess(): ProcessInfo {
  * ```
  */
 export function parentProcess(): ProcessInfo | null {
+  const task = tasks?.getStore();
+  if (task !== undefined) return task.parent;
   if (parent === undefined) identify();
   return parent!;
+}
+
+let threadPid = 0;
+
+/**
+ * The pid of the running thread or same-thread process: who owns an RLock it acquires.
+ * Cheap when no same-thread process exists, as it is called on every acquire and release.
+ */
+export function ownerPid(): number {
+  if (tasks !== undefined) return currentProcess().pid;
+  return threadPid || (threadPid = currentProcess().pid);
+}
+
+/**
+ * Runs `fn` as a same-thread process (`dummy.ts`) named `name` with `pid`: in it and in
+ * everything it starts or awaits, {@linkcode currentProcess} returns that identity and
+ * {@linkcode parentProcess} the one that called this.
+ *
+ * @param info The process's name and pid.
+ * @param identity Its place in the process tree, from {@linkcode nextChildIdentity}.
+ * @param fn What it runs.
+ * @returns What `fn` returns.
+ */
+export function runAsProcess<T>(info: ProcessInfo, identity: number[], fn: () => T): T {
+  tasks ??= new AsyncLocalStorage<TaskIdentity>();
+  const parent = currentProcess();
+  return tasks.run({ info: Object.freeze({ ...info }), parent, identity, children: 0 }, fn);
 }
 
 /** Takes a new pid for a worker about to start, and the buffer to hand down to it. */
@@ -116,6 +166,8 @@ export function allocatePid(): { pid: number; counter: SharedArrayBuffer } {
  * them: `[3]` (`Process-3`) in the main program, `[1, 2]` (`Process-1:2`) inside `Process-1`.
  */
 export function nextChildIdentity(): number[] {
+  const task = tasks?.getStore();
+  if (task !== undefined) return [...task.identity, ++task.children];
   if (current === undefined) identify();
   return [...identity, ++children];
 }

@@ -14,7 +14,7 @@
  */
 import { checkTimeout, waitBudget } from "./_validate.ts";
 import { waitFor, type WaitResult } from "./_wait.ts";
-import { currentProcess } from "./context.ts";
+import { ownerPid } from "./context.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import {
   describe,
@@ -176,11 +176,11 @@ function unlockWord(int32: Int32Array, index: number): boolean {
   return true;
 }
 
-/** The owner id of the current thread: its process pid, unique per worker and main thread. */
-let selfId = 0;
-function self(): number {
-  return selfId || (selfId = currentProcess().pid);
-}
+/**
+ * The owner id of the current thread: its process pid, unique per worker and main thread,
+ * and per same-thread process of `dummy.ts`.
+ */
+const self = ownerPid;
 
 /** What `withLock()` and `guard()` hold: a lock, a semaphore or a condition. */
 interface Holdable {
@@ -379,10 +379,11 @@ let rlockState: (lock: RLock) => Int32Array;
  * release it.
  *
  * The owner is a thread, as in Python: a worker, or the main thread (identified by
- * `currentProcess().pid`). Like Python's RLock, which belongs to a thread and not to the
- * code running on it, the async tasks of one thread share its ownership: while one task of
- * a thread holds it, another task of that thread acquires it at once. To exclude async tasks
- * of one thread from each other, use a {@linkcode Lock}.
+ * `currentProcess().pid`); in `dummy.ts`, where processes and pool workers are async tasks of
+ * one thread as Python's dummy ones are threads, each of them is an owner of its own. Like
+ * Python's RLock, which belongs to a thread and not to the code running on it, other async
+ * tasks of one thread share its ownership: while one holds it, another acquires it at once.
+ * To exclude plain async tasks of one thread from each other, use a {@linkcode Lock}.
  *
  * @example Usage
  * ```ts

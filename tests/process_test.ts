@@ -213,6 +213,30 @@ describe("Process (mod.ts): workers", () => {
 });
 
 describe("Process (dummy.ts): the calling thread", () => {
+  test("currentProcess() in a dummy.ts Process names it; parentProcess() names its starter", async () => {
+    const seen: string[] = [];
+    const p = new dummy.Process({
+      target: async () => {
+        await null;
+        const me = dummy.currentProcess();
+        seen.push(`${me.name} ${me.pid} of ${dummy.parentProcess()?.name}`);
+        const child = new dummy.Process({
+          target: () => {
+            seen.push(`${dummy.currentProcess().name} of ${dummy.parentProcess()?.name}`);
+          },
+        });
+        child.start();
+        await child.join();
+      },
+    });
+    p.start();
+    await p.join();
+    assert.match(p.name, /^Process-\d+$/);
+    assert.deepEqual(seen, [`${p.name} ${p.pid} of MainProcess`, `${p.name}:1 of ${p.name}`]);
+    assert.notEqual(p.pid, dummy.currentProcess().pid);
+    assert.equal(dummy.currentProcess().name, "MainProcess");
+  });
+
   test("a subclass overriding run() needs no module, and closures work", async () => {
     const seen: string[] = [];
     class Greeter extends dummy.Process {

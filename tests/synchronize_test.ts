@@ -19,6 +19,7 @@ import {
   RLock,
   Semaphore,
 } from "../lib/synchronize.ts";
+import * as dummy from "../dummy.ts";
 import { runChild } from "./_child.ts";
 import type { RunRequest } from "./fixtures/sync_worker.ts";
 
@@ -367,6 +368,72 @@ describe("RLock", () => {
     lock.release();
     lock.release();
     assert.equal(lock.locked(), false);
+  });
+
+  test("RLock excludes another same-thread Process of dummy.ts, as Python's dummy threads", async () => {
+    const lock = new RLock();
+    const total = new Int32Array(1);
+    let inside = 0;
+    let most = 0;
+    const add = async () => {
+      for (let i = 0; i < 20; i++) {
+        await lock.acquire();
+        most = Math.max(most, ++inside);
+        const seen = total[0];
+        await new Promise((resolve) => setTimeout(resolve, 0)); // another process may run now
+        total[0] = seen + 1;
+        inside--;
+        lock.release();
+      }
+    };
+    const ps = [0, 1].map(() => new dummy.Process({ target: add }));
+    for (const p of ps) p.start();
+    for (const p of ps) await p.join();
+    assert.deepEqual(ps.map((p) => p.exitcode), [0, 0]);
+    assert.equal(most, 1);
+    assert.equal(total[0], 40);
+  });
+
+  test("RLock held by one dummy.ts Process cannot be released by another", async () => {
+    const lock = new RLock();
+    const holder = new dummy.Process({ target: () => lock.acquire() });
+    holder.start();
+    await holder.join();
+    let error: unknown;
+    const other = new dummy.Process({
+      target: () => {
+        try {
+          lock.release();
+        } catch (e) {
+          error = e;
+        }
+      },
+    });
+    other.start();
+    await other.join();
+    assert.match(String(error), /Cannot release a lock that another thread holds/);
+    assert.equal(lock.locked(), true);
+  });
+
+  test("RLock excludes two tasks of a dummy.ts Pool, which run as threads of their own", async () => {
+    await using pool = new dummy.Pool(2);
+    const lock = new RLock();
+    let inside = 0;
+    let most = 0;
+    const names = await pool.map(
+      async () => {
+        await lock.acquire();
+        most = Math.max(most, ++inside);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        inside--;
+        lock.release();
+        return dummy.currentProcess().name;
+      },
+      [1, 2, 3, 4],
+      1,
+    );
+    assert.equal(most, 1);
+    assert.deepEqual(new Set(names), new Set(["DummyWorker-1", "DummyWorker-2"]));
   });
 
   test("RLock.withLock() and RLock.guard() release every level they took", async () => {

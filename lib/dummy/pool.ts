@@ -8,7 +8,7 @@ import { isThenable } from "../_thenable.ts";
 import { Deque } from "../_deque.ts";
 import type { Executor, Job, Slot, SlotHooks, SlotInit } from "../_executor.ts";
 import { Op } from "../_protocol.ts";
-import { currentProcess } from "../context.ts";
+import { allocatePid, type ProcessInfo, runAsProcess } from "../context.ts";
 import { type FunctionDef, functionDef, loadFunction } from "../reduction.ts";
 import { BasePool, registerExecutor } from "../pool.ts";
 
@@ -44,10 +44,14 @@ class ThreadSlot implements Slot {
   #ended = false;
   #initialized: Promise<boolean>;
 
+  // Who its tasks run as: currentProcess() in them, and the owner of the RLocks they take.
+  #info: ProcessInfo;
+
   constructor(hooks: SlotHooks, init: SlotInit) {
     this.#hooks = hooks;
-    this.pid = currentProcess().pid;
+    this.pid = allocatePid().pid;
     this.name = `DummyWorker-${init.number}`;
+    this.#info = { name: this.name, pid: this.pid };
     this.#initialized = this.#initialize(init);
   }
 
@@ -56,7 +60,7 @@ class ThreadSlot implements Slot {
     if (init.initializer !== undefined) {
       try {
         const fn = await resolveFunction(init.initializer);
-        const value = fn(...init.initargs);
+        const value = runAsProcess(this.#info, [], () => fn(...init.initargs));
         if (isThenable(value)) await value;
       } catch (error) {
         if (!this.#ended) this.#hooks.initError(this, error);
@@ -85,7 +89,11 @@ class ThreadSlot implements Slot {
         let ok = 1;
         let value: unknown;
         try {
-          value = await this.#run(job);
+          // Imported before the task runs as this worker: on Deno, an import() inside an
+          // AsyncLocalStorage context leaks that context into later unrelated callbacks.
+          const resolved = resolveFunction(job.fn);
+          const fn = isThenable(resolved) ? await resolved : resolved;
+          value = await runAsProcess(this.#info, [], () => this.#call(fn, job));
         } catch (error) {
           ok = 0;
           value = error;
@@ -102,12 +110,6 @@ class ThreadSlot implements Slot {
     } finally {
       this.#looping = false;
     }
-  }
-
-  #run(job: Job): unknown {
-    const resolved = resolveFunction(job.fn);
-    if (isThenable(resolved)) return resolved.then((fn) => this.#call(fn, job));
-    return this.#call(resolved, job);
   }
 
   async #call(fn: AnyFunction, job: Job): Promise<unknown> {

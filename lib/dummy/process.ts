@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { runAsProcess } from "../context.ts";
+import { functionDef, loadFunction } from "../reduction.ts";
 import { BaseProcess, type ProcessBackend, registerProcessBackend } from "../process.ts";
 
 const threadBackend: ProcessBackend = {
@@ -15,8 +17,10 @@ const threadBackend: ProcessBackend = {
       exitCode = code;
       listener?.(code);
     };
-    // Starts after the caller's synchronous code, as a thread would start beside it.
-    setTimeout(async () => {
+    // Starts after the caller's synchronous code, as a thread would start beside it, with
+    // an identity of its own (currentProcess(), RLock ownership), as a thread has.
+    const info = { name: spec.name, pid: spec.pid };
+    const main = async () => {
       try {
         await process.run();
         finish(0);
@@ -28,6 +32,16 @@ const threadBackend: ProcessBackend = {
         console.error(`Process ${spec.name}:\n${text}`);
         finish(1);
       }
+    };
+    setTimeout(async () => {
+      // A module target is imported first, outside the process's context: on Deno, an
+      // import() inside an AsyncLocalStorage context leaks it into later unrelated callbacks.
+      // run() imports it again, from the module cache, and reports any failure.
+      const target = spec.target;
+      if (target !== undefined && typeof target !== "function") {
+        await loadFunction(functionDef(target)).catch(() => {});
+      }
+      runAsProcess(info, spec.identity, main);
     }, 0);
     return {
       onExit: (l) => {
