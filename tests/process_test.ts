@@ -83,6 +83,42 @@ for (const [label, m, endless] of entries) {
       assert.ok(!m.activeChildren().includes(p));
     });
 
+    test("isAlive() turns false and activeChildren() drops the process when it ends, before join()", async () => {
+      const done = cells();
+      const p = new m.Process({
+        target: (c: Int32Array) => void Atomics.store(c, 0, 1),
+        args: [done],
+      });
+      p.start();
+      const deadline = Date.now() + 10_000;
+      while ((Atomics.load(done, 0) === 0 || p.isAlive()) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(done[0], 1);
+      assert.equal(p.isAlive(), false);
+      assert.equal(p.exitcode, 0);
+      assert.ok(!m.activeChildren().includes(p));
+      await p.join();
+    });
+
+    test("Process.pid is unique and what the child sees; parentProcess() names the parent", async () => {
+      const seen = [cells(), cells()];
+      const ps = seen.map((c) =>
+        new m.Process({
+          target: mp.fromModule<typeof Fixtures.recordPids>(fixtures, "recordPids"),
+          args: [c],
+        })
+      );
+      for (const p of ps) p.start();
+      for (const p of ps) await p.join();
+      assert.notEqual(ps[0].pid, ps[1].pid);
+      for (let i = 0; i < 2; i++) {
+        assert.equal(seen[i][0], ps[i].pid);
+        assert.equal(seen[i][1], m.currentProcess().pid);
+        assert.notEqual(ps[i].pid, m.currentProcess().pid);
+      }
+    });
+
     test("Process names go Process-N, or the name given", () => {
       const a = new m.Process();
       const b = new m.Process();
@@ -123,6 +159,9 @@ for (const [label, m, endless] of entries) {
       assert.throws(() => p.isAlive(), /process is closed/);
       assert.throws(() => p.exitcode, /process is closed/);
       await assert.rejects(p.join(), /process is closed/);
+      assert.throws(() => p.terminate(), /process is closed/);
+      assert.throws(() => p.kill(), /process is closed/);
+      assert.throws(() => p.pid, /process is closed/);
       const running = new m.Process({ target: endless });
       running.start();
       assert.throws(() => running.close(), /still running: join\(\) or terminate\(\) it first/);
@@ -160,24 +199,6 @@ describe("Process (mod.ts): workers", () => {
       assert.match(stdout, /main done\n(.|\n)*non-daemon done/);
     },
   );
-
-  test("Process.pid is unique and what the child sees; parentProcess() names the parent", async () => {
-    const seen = [cells(), cells()];
-    const ps = seen.map((c) =>
-      new mp.Process({
-        target: mp.fromModule<typeof Fixtures.recordPids>(fixtures, "recordPids"),
-        args: [c],
-      })
-    );
-    for (const p of ps) p.start();
-    for (const p of ps) await p.join();
-    assert.notEqual(ps[0].pid, ps[1].pid);
-    for (let i = 0; i < 2; i++) {
-      assert.equal(seen[i][0], ps[i].pid);
-      assert.equal(seen[i][1], mp.currentProcess().pid);
-      assert.notEqual(ps[i].pid, mp.currentProcess().pid);
-    }
-  });
 
   test("a Process subclass overriding run() runs with its fields and name", async () => {
     const out = cells();
