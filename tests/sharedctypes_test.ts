@@ -7,6 +7,8 @@ import { decodeShared, encodeShared } from "../lib/reduction.ts";
 import * as sharedctypes from "../lib/sharedctypes.ts";
 import type { ElementType, Typecode } from "../lib/sharedctypes.ts";
 import { Lock, RLock } from "../lib/synchronize.ts";
+import * as dummy from "../dummy.ts";
+import * as mp from "../mod.ts";
 import { Pool } from "../mod.ts";
 import type { Request } from "./fixtures/shared_worker.ts";
 
@@ -14,6 +16,15 @@ const { RawArray, RawValue, Value } = sharedctypes;
 
 /** For tests that run many iterations in workers (Bun's default limit is 5 s). */
 const slow = { timeout: 60_000 };
+
+/** Waits, without blocking this thread, until `done()` is true; throws after `ms`. */
+async function until(done: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
 
 const STORAGE = {
   b: Int8Array,
@@ -667,5 +678,251 @@ describe("sharedctypes with Pool", () => {
     assert.ok(made.getLock() instanceof RLock);
     made.value += 1n;
     assert.equal(await pool.apply((v: typeof made) => v.value, [made]), 42n);
+  });
+});
+
+describe("sharedctypes with Pool and Process (mod.ts)", () => {
+  test(
+    "Pool.apply() task and caller see each other's RawValue writes while it runs",
+    slow,
+    async () => {
+      await using pool = new Pool(1);
+      const rv = RawValue("d", 0);
+      const seen = pool.apply(async (v: typeof rv) => {
+        v.value = 1.5;
+        // Waits for the caller's write: it must reach this worker while the task still runs.
+        const deadline = Date.now() + 10_000;
+        while (v.value === 1.5 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        return v.value;
+      }, [rv]);
+      await until(() => rv.value === 1.5, "the task's write is seen here");
+      rv.value = -2.25;
+      assert.equal(await seen, -2.25);
+      assert.equal(rv.value, -2.25);
+    },
+  );
+
+  test(
+    "Process target writes a RawValue, RawArray and Value nested in its args",
+    slow,
+    async () => {
+      const shared = { rv: RawValue("q", 1n), ra: RawArray("i", 3), v: [Value("i", 10)] };
+      const p = new mp.Process({
+        target: async ({ rv, ra, v: [value] }: typeof shared) => {
+          rv.value = -(2n ** 40n);
+          ra[1] = 7;
+          Atomics.add(ra, 2, 5);
+          const lock = value.getLock();
+          await lock.acquire();
+          value.value += 32;
+          lock.release();
+        },
+        args: [shared],
+      });
+      p.start();
+      await p.join();
+      assert.equal(p.exitcode, 0);
+      assert.equal(shared.rv.value, -(2n ** 40n));
+      assert.deepEqual([...shared.ra], [0, 7, 5]);
+      assert.equal(shared.v[0].value, 42);
+    },
+  );
+
+  test(
+    "Value and Array writes in one pool worker are seen by another after an Event",
+    slow,
+    async () => {
+      await using pool = new Pool(2);
+      const v = mp.Value("i", 0);
+      const a = mp.Array("d", 3);
+      const ready = new mp.Event();
+      const written = new mp.Event();
+      type Args = [typeof v, typeof a, mp.Event, mp.Event];
+      const args: Args = [v, a, ready, written];
+      const writer = pool.apply(async (v, a, ready, written) => {
+        // Writes only once the reader waits: the reader cannot have read before.
+        if (!await ready.wait(10_000)) throw new Error("the reader never got ready");
+        v.value = 42;
+        a[2] = 0.5;
+        written.set();
+        return (await import("node:worker_threads")).threadId;
+      }, args);
+      const reader = pool.apply(async (v, a, ready, written) => {
+        const before = [v.value, a[2]];
+        ready.set();
+        if (!await written.wait(10_000)) throw new Error("the writer never wrote");
+        const after = [v.value, a[2]];
+        return { before, after, thread: (await import("node:worker_threads")).threadId };
+      }, args);
+      const [writerThread, report] = await Promise.all([writer, reader]);
+      assert.deepEqual(report.before, [0, 0]);
+      assert.deepEqual(report.after, [42, 0.5]);
+      assert.notEqual(writerThread, report.thread, "the two tasks ran in two workers");
+    },
+  );
+
+  /** Adds 1 to `v` `times` times once both tasks are at `start`, under its lock or not. */
+  const add = async (
+    v: mp.SynchronizedValue<"i">,
+    times: number,
+    start: mp.Barrier,
+    locked: boolean,
+  ) => {
+    await start.wait(10_000);
+    if (!locked) {
+      // No await between the read and the write: only the other worker comes between them.
+      for (let i = 0; i < times; i++) v.value += 1;
+      return;
+    }
+    const lock = v.getLock();
+    for (let i = 0; i < times; i++) {
+      await lock.acquire();
+      v.value += 1;
+      lock.release();
+    }
+  };
+
+  test("Value loses updates when two Pool tasks add without its lock", slow, async () => {
+    // The seed's race through the library: as in "Value() loses updates when two workers add
+    // without its lock", the test tries again should the two loops not overlap.
+    await using pool = new Pool(2);
+    const times = 1_000_000;
+    const finals: number[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const v = mp.Value("i", 0);
+      const start = new mp.Barrier(2);
+      await Promise.all([
+        pool.apply(add, [v, times, start, false]),
+        pool.apply(add, [v, times, start, false]),
+      ]);
+      finals.push(v.value);
+      if (v.value < 2 * times) break;
+    }
+    const last = finals.at(-1)!;
+    assert.ok(last > 0 && last < 2 * times, `expected lost updates, got ${finals} of 2000000`);
+  });
+
+  test("Value loses no update when two Pool tasks add under getLock()", slow, async () => {
+    await using pool = new Pool(2);
+    const times = 100_000;
+    const v = mp.Value("i", 0);
+    const start = new mp.Barrier(2);
+    await Promise.all([
+      pool.apply(add, [v, times, start, true]),
+      pool.apply(add, [v, times, start, true]),
+    ]);
+    assert.equal(v.value, 2 * times);
+  });
+});
+
+describe("sharedctypes with dummy.Process and dummy.Pool", () => {
+  const make = () => ({
+    v: dummy.Value("i", 0),
+    rv: dummy.RawValue("d", 0),
+    a: dummy.Array("q", 2),
+    ra: dummy.RawArray("B", 2),
+  });
+  type Shared = ReturnType<typeof make>;
+  const write = (s: Shared, n: number) => {
+    s.v.value = n;
+    s.rv.value = n + 0.5;
+    s.a[1] = BigInt(n);
+    s.ra[0] = n;
+  };
+  const read = (s: Shared) => [s.v.value, s.rv.value, s.a[1], s.ra[0]];
+
+  test("dummy.Process and dummy.Pool tasks write Value, RawValue, Array and RawArray", async () => {
+    const byProcess = make();
+    const p = new dummy.Process({ target: write, args: [byProcess, 3] });
+    p.start();
+    await p.join();
+    assert.equal(p.exitcode, 0);
+    assert.deepEqual(read(byProcess), [3, 3.5, 3n, 3]);
+
+    await using pool = new dummy.Pool(2);
+    const byPool = make();
+    await pool.apply(write, [byPool, 5]);
+    assert.deepEqual(read(byPool), [5, 5.5, 5n, 5]);
+    // And the caller's writes are seen by the next task.
+    write(byPool, 6);
+    assert.deepEqual(await pool.apply(read, [byPool]), [6, 6.5, 6n, 6]);
+  });
+
+  test("dummy tasks get getLock() on Value and Array, none with lock: false or raw", async () => {
+    const objects = {
+      value: dummy.Value("i", 0),
+      array: dummy.Array("i", 1),
+      unlockedValue: dummy.Value("i", 0, { lock: false }),
+      unlockedArray: dummy.Array("i", 1, { lock: false }),
+      rawValue: dummy.RawValue("i", 0),
+      rawArray: dummy.RawArray("i", 1),
+    };
+    const hasGetLock = (o: typeof objects) =>
+      Object.fromEntries(Object.entries(o).map(([k, x]) => [k, "getLock" in x]));
+    const expected = {
+      value: true,
+      array: true,
+      unlockedValue: false,
+      unlockedArray: false,
+      rawValue: false,
+      rawArray: false,
+    };
+    await using pool = new dummy.Pool(1);
+    assert.deepEqual(await pool.apply(hasGetLock, [objects]), expected);
+    let inProcess: unknown;
+    const p = new dummy.Process({
+      target: async (o: typeof objects) => {
+        inProcess = hasGetLock(o);
+        // The lock works there: an RLock held by this process.
+        assert.equal(await o.value.getLock().acquire({ block: false }), true);
+        o.value.getLock().release();
+        assert.equal(await o.array.getLock().acquire({ block: false }), true);
+        o.array.getLock().release();
+      },
+      args: [objects],
+    });
+    p.start();
+    await p.join();
+    assert.equal(p.exitcode, 0);
+    assert.deepEqual(inProcess, expected);
+  });
+
+  /** Two dummy.Process each add 1 to `v` `times` times, awaiting a macrotask between read and write. */
+  async function addInTwoDummyProcesses(
+    v: mp.SynchronizedValue<"i">,
+    times: number,
+    locked: boolean,
+  ): Promise<void> {
+    const target = async () => {
+      const lock = v.getLock();
+      for (let i = 0; i < times; i++) {
+        if (locked) await lock.acquire();
+        try {
+          const x = v.value;
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          v.value = x + 1;
+        } finally {
+          if (locked) lock.release();
+        }
+      }
+    };
+    const processes = [new dummy.Process({ target }), new dummy.Process({ target })];
+    for (const p of processes) p.start();
+    for (const p of processes) await p.join();
+    assert.deepEqual(processes.map((p) => p.exitcode), [0, 0]);
+  }
+
+  test("Value loses updates when two dummy.Process read, await and write without its lock", async () => {
+    const v = dummy.Value("i", 0);
+    await addInTwoDummyProcesses(v, 20, false);
+    assert.ok(v.value >= 20 && v.value < 40, `expected lost updates, got ${v.value} of 40`);
+  });
+
+  test("Value loses no update when two dummy.Process read, await and write under getLock()", async () => {
+    const v = dummy.Value("i", 0);
+    await addInTwoDummyProcesses(v, 20, true);
+    assert.equal(v.value, 40);
   });
 });
