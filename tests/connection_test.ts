@@ -1,16 +1,31 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { fromModule, Pool } from "../mod.ts";
+import { fromModule, Pool, Process } from "../mod.ts";
+import * as dummy from "../dummy.ts";
 import { Connection, Pipe } from "../lib/connection.ts";
 import { BufferTooShort, EOFError } from "../lib/errors.ts";
+import { Queue } from "../lib/queues.ts";
 import { decodeShared, encodeShared } from "../lib/reduction.ts";
 import type * as Tasks from "./fixtures/queue_tasks.ts";
-import { Greeter } from "./fixtures/queue_tasks.ts";
+import type * as Channels from "./fixtures/channel_tasks.ts";
+import { echo, Greeter } from "./fixtures/queue_tasks.ts";
 
 const tasks = new URL("./fixtures/queue_tasks.ts", import.meta.url).href;
+const channels = new URL("./fixtures/channel_tasks.ts", import.meta.url).href;
 const slow = { timeout: 60_000 };
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+/**
+ * Blocks this thread (no event loop, so nothing can pass through it) until `cells[index]` is
+ * no longer 0, or `ms` have passed.
+ */
+function blockWhileZero(cells: Int32Array, index: number, ms: number): void {
+  const deadline = Date.now() + ms;
+  for (let left = ms; Atomics.load(cells, index) === 0 && left > 0; left = deadline - Date.now()) {
+    Atomics.wait(cells, index, 0, left);
+  }
+}
 
 describe("Pipe (one thread)", () => {
   test("Connection.send() and recv() carry cloneable values both ways, in order", async () => {
@@ -259,5 +274,184 @@ describe("Pipe (across workers)", () => {
     assert.equal(await mine.recv(), 3);
     assert.deepEqual([...await mine.recvBytes()], [3, 2, 1]);
     await done;
+  });
+
+  test(
+    "Pipe between two workers carries messages both ways, then recv() fails with EOFError once one closes",
+    slow,
+    async () => {
+      const [left, right] = Pipe<string>();
+      const results = new Queue<{ got: string[]; error: string }>();
+      const answerer = new Process({
+        target: async (conn: Connection<string>) => {
+          for (;;) {
+            const message = await conn.recv();
+            if (message === "bye") break;
+            await conn.send(message.toUpperCase());
+          }
+          await conn.send("closing");
+          conn.close();
+        },
+        args: [left],
+      });
+      const asker = new Process({
+        target: async (conn: Connection<string>, out: Queue<{ got: string[]; error: string }>) => {
+          const got: string[] = [];
+          for (const message of ["a", "b", "c"]) {
+            await conn.send(message);
+            got.push(await conn.recv());
+          }
+          await conn.send("bye");
+          got.push(await conn.recv());
+          let error = "no error";
+          try {
+            await conn.recv();
+          } catch (e) {
+            error = `${(e as Error).constructor.name}: ${(e as Error).message}`;
+          }
+          await out.put({ got, error });
+        },
+        args: [right, results],
+      });
+      answerer.start();
+      asker.start();
+      // Each worker's copy is then the only open copy of its end.
+      left.close();
+      right.close();
+      const { got, error } = await results.get({ timeout: 30_000 });
+      assert.deepEqual(got, ["A", "B", "C", "closing"]);
+      assert.match(error, /^EOFError: Cannot receive as the other end of the pipe is closed/);
+      await answerer.join();
+      await asker.join();
+      assert.deepEqual([answerer.exitcode, asker.exitcode], [0, 0]);
+    },
+  );
+
+  test(
+    "Pipe carries messages from worker to worker while the main thread is busy",
+    slow,
+    async () => {
+      const [left, right] = Pipe<number>(true, { bytes: 1024 });
+      // [0]: 1 once every answer came back right (2 if one did not).
+      const cells = new Int32Array(new SharedArrayBuffer(4));
+      const count = 2000;
+      const asker = new Process({
+        target: async (conn: Connection<number>, n: number, cells: Int32Array) => {
+          let ok = true;
+          for (let i = 0; i < n; i++) {
+            await conn.send(i);
+            if (await conn.recv() !== 2 * i) ok = false;
+          }
+          Atomics.store(cells, 0, ok ? 1 : 2);
+          Atomics.notify(cells, 0);
+        },
+        args: [left, count, cells],
+      });
+      const doubler = new Process({
+        target: async (conn: Connection<number>, n: number) => {
+          for (let i = 0; i < n; i++) await conn.send(2 * await conn.recv());
+        },
+        args: [right, count],
+      });
+      asker.start();
+      doubler.start();
+      left.close();
+      right.close();
+      blockWhileZero(cells, 0, 45_000);
+      assert.equal(Atomics.load(cells, 0), 1, "the answers did not all come back, right");
+      await asker.join();
+      await doubler.join();
+      assert.deepEqual([asker.exitcode, doubler.exitcode], [0, 0]);
+    },
+  );
+
+  test("Pipe(false) ends passed to a worker refuse the wrong direction there", slow, async () => {
+    await using pool = new Pool(1);
+    const [reader, writer] = Pipe<string>(false);
+    await writer.send("one way");
+    const atReader = await pool.apply(async (conn: Connection<string>) => {
+      const got = await conn.recv();
+      const refused = await conn.send("back").then(() => "sent", (e: Error) => e.message);
+      return [got, conn.readable, conn.writable, refused];
+    }, [reader]);
+    assert.deepEqual(atReader, [
+      "one way",
+      true,
+      false,
+      "Cannot send on a receive-only connection: Pipe(false) returns [receiver, sender]",
+    ]);
+    const atWriter = await pool.apply(async (conn: Connection<string>) => {
+      const recv = await conn.recv().then(() => "received", (e: Error) => e.message);
+      const poll = await conn.poll().then(() => "polled", (e: Error) => e.message);
+      await conn.send("from the worker");
+      return [conn.readable, conn.writable, recv, poll];
+    }, [writer]);
+    assert.deepEqual(atWriter, [
+      false,
+      true,
+      "Cannot receive on a send-only connection: Pipe(false) returns [receiver, sender]",
+      "Cannot poll on a send-only connection: Pipe(false) returns [receiver, sender]",
+    ]);
+    assert.equal(await reader.recv(), "from the worker");
+  });
+
+  test(
+    "Pipe made in a pool task comes back with both ends working, here and in another task",
+    slow,
+    async () => {
+      await using pool = new Pool(2);
+      const [mine, theirs] = await pool.apply(
+        fromModule<typeof Channels.makePipe>(channels, "makePipe"),
+        [],
+      );
+      assert.ok(mine instanceof Connection);
+      assert.ok(theirs instanceof Connection);
+      const done = pool.apply(fromModule<typeof Tasks.reverseBytes>(tasks, "reverseBytes"), [
+        theirs,
+      ]);
+      await mine.sendBytes(new Uint8Array([4, 5, 6, 7]));
+      assert.equal(await mine.recv(), 4);
+      assert.deepEqual([...await mine.recvBytes()], [7, 6, 5, 4]);
+      await done;
+    },
+  );
+});
+
+describe("Pipe (dummy.ts)", () => {
+  test("Pipe between a dummy.Process and the main thread, then EOFError once it closes", async () => {
+    const [mine, theirs] = Pipe<string>();
+    const p = new dummy.Process({
+      target: async (conn: Connection<string>) => {
+        for (;;) {
+          const message = await conn.recv();
+          if (message === "bye") break;
+          await conn.send(message.toUpperCase());
+        }
+        conn.close();
+      },
+      args: [theirs],
+    });
+    p.start();
+    for (const message of ["a", "b", "cd"]) {
+      await mine.send(message);
+      assert.equal(await mine.recv(), message.toUpperCase());
+    }
+    await mine.send("bye");
+    await assert.rejects(mine.recv(), EOFError);
+    await p.join();
+    assert.equal(p.exitcode, 0);
+  });
+
+  test("Pipe end in a dummy.Pool task echoes until the main thread closes its end", async () => {
+    await using pool = new dummy.Pool(1);
+    const [mine, theirs] = Pipe();
+    const echoed = pool.apply(echo, [theirs]);
+    for (let i = 0; i < 5; i++) {
+      await mine.send({ i });
+      assert.deepEqual(await mine.recv(), { i });
+    }
+    mine.close();
+    assert.equal(await echoed, 5);
+    assert.equal(theirs.closed, true, "the task's end is this very object, closed by the task");
   });
 });

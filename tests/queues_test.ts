@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { fromModule, Pool } from "../mod.ts";
-import { Empty, Full } from "../lib/errors.ts";
-import { allSent } from "../lib/connection.ts";
+import { fromModule, Pool, Process } from "../mod.ts";
+import * as dummy from "../dummy.ts";
+import { Empty, EOFError, Full } from "../lib/errors.ts";
+import { allSent, type Connection, Pipe } from "../lib/connection.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "../lib/queues.ts";
 import { decodeShared, encodeShared } from "../lib/reduction.ts";
 import type * as Tasks from "./fixtures/queue_tasks.ts";
+import type * as Channels from "./fixtures/channel_tasks.ts";
 import {
   Consumer,
   Doubler,
@@ -17,8 +19,37 @@ import {
 } from "./fixtures/queue_tasks.ts";
 
 const tasks = new URL("./fixtures/queue_tasks.ts", import.meta.url).href;
+const channels = new URL("./fixtures/channel_tasks.ts", import.meta.url).href;
 const slow = { timeout: 60_000 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Blocks this thread (no event loop, so nothing can pass through it) until `cells[index]` is
+ * no longer 0, or `ms` have passed.
+ */
+function blockWhileZero(cells: Int32Array, index: number, ms: number): void {
+  const deadline = Date.now() + ms;
+  for (let left = ms; Atomics.load(cells, index) === 0 && left > 0; left = deadline - Date.now()) {
+    Atomics.wait(cells, index, 0, left);
+  }
+}
+
+/**
+ * Checks what the consumers got: every item of every producer exactly once, and each
+ * producer's items in order in each consumer's list.
+ */
+function assertEachOnceInOrder(all: Tagged[][], tags: string[], count: number): void {
+  for (const got of all) {
+    for (const tag of tags) {
+      const seq = got.filter((t) => t.p === tag).map((t) => t.i);
+      assert.deepEqual(seq, [...seq].sort((a, b) => a - b), `${tag} out of order`);
+    }
+  }
+  const everything = all.flat().map((t) => `${t.p}:${t.i}`).sort();
+  const expected = tags.flatMap((p) => Array.from({ length: count }, (_, i) => `${p}:${i}`))
+    .sort();
+  assert.deepEqual(everything, expected);
+}
 
 describe("Queue (one thread)", () => {
   test("Queue.get() returns items in the order put, as structured clone copies them", async () => {
@@ -424,18 +455,77 @@ describe("Queue (across workers)", () => {
       await consume;
       const all = [mine, await results.get(), await results.get()];
       for (const c of consumers) await c.join();
-      for (const got of all) {
-        for (const tag of ["main", "w1", "w2"]) {
-          const seq = got.filter((t) => t.p === tag).map((t) => t.i);
-          assert.deepEqual(seq, [...seq].sort((a, b) => a - b), `${tag} out of order`);
-        }
-      }
-      const everything = all.flat().map((t) => `${t.p}:${t.i}`).sort();
-      const expected = ["main", "w1", "w2"].flatMap((p) =>
-        Array.from({ length: count }, (_, i) => `${p}:${i}`)
-      ).sort();
-      assert.deepEqual(everything, expected);
+      assertEachOnceInOrder(all, ["main", "w1", "w2"], count);
       for (const p of [...producers, ...consumers]) assert.equal(p.exitcode, 0);
+    },
+  );
+
+  test(
+    "SimpleQueue serves many producers and consumers, keeping each producer's order",
+    slow,
+    async () => {
+      // A small buffer: producers wait for room, in workers and here.
+      const q = new SimpleQueue<Tagged | null>({ bytes: 1024 });
+      const results = new SimpleQueue<Tagged[]>();
+      const count = 300;
+      const produce = async (queue: SimpleQueue<Tagged | null>, tag: string, n: number) => {
+        for (let i = 0; i < n; i++) await queue.put({ p: tag, i });
+      };
+      const consume = async (queue: SimpleQueue<Tagged | null>, out: SimpleQueue<Tagged[]>) => {
+        const got: Tagged[] = [];
+        for (;;) {
+          const item = await queue.get();
+          if (item === null) break;
+          got.push(item);
+        }
+        await out.put(got);
+      };
+      // Two worker producers and the main thread; two worker consumers and the main thread.
+      const producers = ["w1", "w2"].map((tag) =>
+        new Process({ target: produce, args: [q, tag, count] })
+      );
+      const consumers = [0, 1].map(() => new Process({ target: consume, args: [q, results] }));
+      for (const p of [...producers, ...consumers]) p.start();
+      const mine: Tagged[] = [];
+      const consuming = (async () => {
+        for (;;) {
+          const item = await q.get();
+          if (item === null) return;
+          mine.push(item);
+        }
+      })();
+      for (let i = 0; i < count; i++) await q.put({ p: "main", i });
+      for (const p of producers) await p.join();
+      for (let i = 0; i < 3; i++) await q.put(null);
+      await consuming;
+      const all = [mine, await results.get(), await results.get()];
+      for (const c of consumers) await c.join();
+      assertEachOnceInOrder(all, ["main", "w1", "w2"], count);
+      for (const p of [...producers, ...consumers]) assert.equal(p.exitcode, 0);
+    },
+  );
+
+  test(
+    "A Process target finds a Queue and a Connection nested in objects and arrays of its args",
+    slow,
+    async () => {
+      const q = new Queue<string>();
+      const [mine, theirs] = Pipe<string>();
+      const p = new Process({
+        target: async ({ q: [queue], conn }: { q: Queue<string>[]; conn: Connection<string> }) => {
+          await queue.put(`put into a ${queue.constructor.name}`);
+          await conn.send(`sent on a ${conn.constructor.name}`);
+          conn.close();
+        },
+        args: [{ q: [q], conn: theirs }],
+      });
+      p.start();
+      theirs.close(); // the process's copy is the only one left open
+      await p.join();
+      assert.equal(p.exitcode, 0);
+      assert.equal(q.getNowait(), "put into a Queue");
+      assert.equal(await mine.recv(), "sent on a Connection");
+      await assert.rejects(mine.recv(), EOFError);
     },
   );
 
@@ -460,6 +550,130 @@ describe("Queue (across workers)", () => {
       await sender.join();
       await summer.join();
       assert.equal(q.qsize(), 0);
+    },
+  );
+
+  test(
+    "SimpleQueue carries items from worker to worker while the main thread is busy",
+    slow,
+    async () => {
+      // A small buffer: the producer keeps waiting for the consumer to make room.
+      const q = new SimpleQueue<number>({ bytes: 1024 });
+      const cells = new Int32Array(new SharedArrayBuffer(8));
+      const count = 10_000;
+      const producer = new Process({
+        target: async (queue: SimpleQueue<number>, n: number) => {
+          for (let i = 0; i < n; i++) await queue.put(i);
+        },
+        args: [q, count],
+      });
+      const consumer = new Process({
+        target: async (queue: SimpleQueue<number>, n: number, cells: Int32Array) => {
+          let sum = 0;
+          let ordered = true;
+          for (let i = 0; i < n; i++) {
+            const item = await queue.get();
+            if (item !== i) ordered = false;
+            sum += item;
+          }
+          Atomics.store(cells, 1, sum);
+          Atomics.store(cells, 0, ordered ? 1 : 2);
+          Atomics.notify(cells, 0);
+        },
+        args: [q, count, cells],
+      });
+      producer.start();
+      consumer.start();
+      blockWhileZero(cells, 0, 45_000);
+      assert.equal(Atomics.load(cells, 0), 1, "the items did not all arrive, in order");
+      assert.equal(Atomics.load(cells, 1), (count * (count - 1)) / 2);
+      await producer.join();
+      await consumer.join();
+      assert.equal(q.empty(), true);
+    },
+  );
+
+  test(
+    "JoinableQueue carries items and taskDone() from worker to worker while the main thread is busy",
+    slow,
+    async () => {
+      const q = new JoinableQueue<number>(50);
+      // [0]: 1 once the producer's join() returned with every item done (2 if not all were);
+      // [1]: items done; [2]: 1 if an item came out of order.
+      const cells = new Int32Array(new SharedArrayBuffer(12));
+      const count = 5000;
+      const producer = new Process({
+        target: async (queue: JoinableQueue<number>, n: number, cells: Int32Array) => {
+          for (let i = 0; i < n; i++) await queue.put(i);
+          await queue.join();
+          Atomics.store(cells, 0, Atomics.load(cells, 1) === n ? 1 : 2);
+          Atomics.notify(cells, 0);
+        },
+        args: [q, count, cells],
+      });
+      const consumer = new Process({
+        target: async (queue: JoinableQueue<number>, n: number, cells: Int32Array) => {
+          for (let i = 0; i < n; i++) {
+            const item = await queue.get();
+            if (item !== i) Atomics.store(cells, 2, 1);
+            Atomics.add(cells, 1, 1);
+            queue.taskDone();
+          }
+        },
+        args: [q, count, cells],
+      });
+      producer.start();
+      consumer.start();
+      blockWhileZero(cells, 0, 45_000);
+      assert.equal(Atomics.load(cells, 0), 1, "join() in the producer did not return after all");
+      assert.equal(Atomics.load(cells, 1), count);
+      assert.equal(Atomics.load(cells, 2), 0, "the items came out of order");
+      await producer.join();
+      await consumer.join();
+      assert.deepEqual([producer.exitcode, consumer.exitcode], [0, 0]);
+      await q.join();
+    },
+  );
+
+  test(
+    "Queue and Pipe made in a Process work in its nested Process and report to the main thread",
+    slow,
+    async () => {
+      const out = new Queue<unknown>();
+      const p = new Process({
+        target: fromModule<typeof Channels.relay>(channels, "relay"),
+        args: [out],
+      });
+      p.start();
+      await p.join();
+      assert.equal(p.exitcode, 0);
+      assert.equal(out.getNowait(), "hello from the nested process");
+      const report: Channels.RelayReport = {
+        reply: "pong",
+        fromQueue: `${p.name}:1`,
+        eof: true,
+        exitcode: 0,
+      };
+      assert.deepEqual(out.getNowait(), report);
+    },
+  );
+
+  test(
+    "Queue made in a pool task comes back as a Queue shared with the main thread and other tasks",
+    slow,
+    async () => {
+      await using pool = new Pool(2);
+      const q = await pool.apply(fromModule<typeof Channels.makeQueue>(channels, "makeQueue"), [
+        3,
+      ]);
+      assert.ok(q instanceof Queue);
+      await q.put(1);
+      await q.put(2);
+      const drain = fromModule<typeof Tasks.drain>(tasks, "drain");
+      assert.deepEqual(await pool.apply(drain, [q as Queue<unknown>, 2]), [1, 2]);
+      await pool.apply(fromModule<typeof Tasks.fill>(tasks, "fill"), [q, 10, 3]);
+      assert.equal(q.full(), true, "the maxsize given in the worker holds here");
+      assert.deepEqual([q.getNowait(), q.getNowait(), q.getNowait()], [10, 11, 12]);
     },
   );
 
@@ -522,5 +736,80 @@ describe("Queue (across workers)", () => {
     assert.equal(await s.get(), "from worker");
     j.taskDone();
     await j.join();
+  });
+});
+
+describe("Queue (dummy.ts)", () => {
+  test("Queue(maxsize) between two dummy.Process: put() waits while full, items in order", async () => {
+    const q = new dummy.Queue<number | null>(2);
+    let puts = 0;
+    let largest = 0;
+    const producer = new dummy.Process({
+      target: async () => {
+        for (let i = 0; i < 10; i++) {
+          await q.put(i);
+          puts++;
+        }
+        await q.put(null);
+      },
+    });
+    const got: number[] = [];
+    const consumer = new dummy.Process({
+      target: async () => {
+        for (;;) {
+          largest = Math.max(largest, q.qsize());
+          const item = await q.get();
+          if (item === null) return;
+          got.push(item);
+        }
+      },
+    });
+    producer.start();
+    await sleep(30);
+    // No consumer yet: the producer waits in its third put().
+    assert.equal(puts, 2);
+    assert.equal(q.full(), true);
+    assert.equal(producer.isAlive(), true);
+    consumer.start();
+    await producer.join();
+    await consumer.join();
+    assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.ok(largest <= 2, `saw qsize ${largest}`);
+    assert.deepEqual([producer.exitcode, consumer.exitcode], [0, 0]);
+  });
+
+  test("JoinableQueue.join() waits for consumers in a dummy.Process and a dummy.Pool task", async () => {
+    const q = new dummy.JoinableQueue<number | null>();
+    const done: number[] = [];
+    const consume = async () => {
+      let n = 0;
+      for (;;) {
+        const item = await q.get();
+        if (item === null) {
+          q.taskDone();
+          return n;
+        }
+        await sleep(1);
+        done.push(item);
+        n++;
+        q.taskDone();
+      }
+    };
+    const p = new dummy.Process({ target: consume });
+    p.start();
+    await using pool = new dummy.Pool(1);
+    const task = pool.apply(consume, []);
+    for (let i = 1; i <= 20; i++) await q.put(i);
+    await q.join();
+    assert.deepEqual(
+      [...done].sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    await q.put(null);
+    await q.put(null);
+    await p.join();
+    assert.equal(p.exitcode, 0);
+    assert.ok(await task > 0, "the pool task consumed nothing");
+    await q.join();
   });
 });
