@@ -20,6 +20,7 @@ import {
   Semaphore,
 } from "../lib/synchronize.ts";
 import * as dummy from "../dummy.ts";
+import * as mp from "../mod.ts";
 import { runChild } from "./_child.ts";
 import type { RunRequest } from "./fixtures/sync_worker.ts";
 
@@ -605,6 +606,35 @@ describe("Semaphore", () => {
     assert.equal(semaphore.getValue(), 2);
   });
 
+  test("Semaphore and BoundedSemaphore stay consistent after an acquire() timed out", async () => {
+    const held = async (s: Semaphore) => {
+      await s.acquire();
+      return s;
+    };
+    for (const semaphore of [new Semaphore(0), await held(new BoundedSemaphore(1))]) {
+      assert.equal(await semaphore.acquire({ timeout: 10 }), false);
+      assert.equal(semaphore.getValue(), 0);
+      semaphore.release();
+      assert.equal(semaphore.getValue(), 1); // not given to the waiter that timed out
+      assert.equal(await semaphore.acquire({ block: false }), true);
+      // A waiter that timed out ahead of a live one does not take the live one's release.
+      const ghost = semaphore.acquire({ timeout: 10 });
+      const live = semaphore.acquire({ timeout: 10_000 });
+      assert.equal(await ghost, false);
+      assert.equal(semaphore.getValue(), 0);
+      semaphore.release();
+      assert.equal(await live, true);
+      assert.equal(semaphore.getValue(), 0);
+      semaphore.release();
+      assert.equal(await semaphore.acquire({ block: false }), true);
+      semaphore.release();
+      assert.equal(semaphore.getValue(), 1);
+      if (semaphore instanceof BoundedSemaphore) {
+        assert.throws(() => semaphore.release(), RangeError); // its bound still holds
+      }
+    }
+  });
+
   test("Semaphore lets at most value holders in at once across workers", long, async () => {
     await withThreads(3, async (threads) => {
       const semaphore = new Semaphore(2);
@@ -1118,6 +1148,22 @@ describe("Barrier", () => {
     assert.ok(barrier.broken);
   });
 
+  test("Barrier.reset() after a wait(timeout) broke it lets n parties pass with indices 0..n-1", async () => {
+    const barrier = new Barrier(3);
+    const patient = barrier.wait();
+    await assert.rejects(barrier.wait(10), BrokenBarrierError);
+    await assert.rejects(patient, BrokenBarrierError);
+    assert.ok(barrier.broken);
+    barrier.reset();
+    assert.equal(barrier.broken, false);
+    assert.equal(barrier.nWaiting, 0);
+    for (let pass = 0; pass < 2; pass++) {
+      const indices = await Promise.all([barrier.wait(), barrier.wait(), barrier.wait(10_000)]);
+      assert.deepEqual(indices.sort(), [0, 1, 2]);
+    }
+    assert.equal(barrier.broken, false);
+  });
+
   test("Barrier's timeout argument is the default timeout of wait()", async () => {
     const barrier = new Barrier(2, undefined, 10);
     await assert.rejects(barrier.wait(), BrokenBarrierError);
@@ -1241,4 +1287,443 @@ describe("waiting keeps the program alive", () => {
       assert.match(stdout, /^(acquired|set|notified) true$/m);
     });
   }
+});
+
+// ---- Primitives passed to the library's own Process and Pool ---------------------------------
+
+/** A primitive as a task receives it: itself, or nested inside an array and an object. */
+type Nest<T> = T | [{ inner: [T] }];
+const shapes = [<T>(x: T): Nest<T> => x, <T>(x: T): Nest<T> => [{ inner: [x] }]] as const;
+
+type Primitives = [Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier];
+interface NestedPrimitives {
+  locks: [Lock, RLock];
+  semaphores: [Semaphore, BoundedSemaphore];
+  more: [{ cond: Condition; event: Event }, [Barrier]];
+}
+
+/**
+ * A Process target that acts once on each primitive, given either as separate arguments or
+ * nested in one object of arrays and objects. It travels as source: it uses nothing outside.
+ * `out` gets [1 if the bounded semaphore refused an over-release, its Barrier index, 1 at the end].
+ */
+async function actOnEach(
+  ...args: [...Primitives, Int32Array] | [NestedPrimitives, Int32Array]
+): Promise<void> {
+  const out = args[args.length - 1] as Int32Array;
+  let lock: Lock, rlock: RLock, sem: Semaphore, bsem: BoundedSemaphore;
+  let cond: Condition, event: Event, barrier: Barrier;
+  if (args.length === 2) {
+    const { locks, semaphores, more } = args[0];
+    [lock, rlock] = locks;
+    [sem, bsem] = semaphores;
+    [{ cond, event }, [barrier]] = more;
+  } else {
+    [lock, rlock, sem, bsem, cond, event, barrier] = args as unknown as Primitives;
+  }
+  await lock.acquire();
+  await rlock.acquire();
+  await rlock.acquire();
+  sem.release();
+  bsem.release();
+  try {
+    bsem.release();
+  } catch (error) {
+    if ((error as Error).name === "RangeError") Atomics.store(out, 0, 1);
+  }
+  event.set();
+  await cond.acquire(); // free once the caller waits on it
+  cond.notify();
+  cond.release();
+  Atomics.store(out, 1, await barrier.wait(10_000));
+  await barrier.wait(10_000); // the caller has looked at the locks
+  rlock.release();
+  rlock.release();
+  Atomics.store(out, 2, 1);
+}
+
+const entries = [["mod.ts", mp], ["dummy.ts", dummy]] as const;
+
+for (const [label, m] of entries) {
+  describe(`primitives in Process and Pool (${label})`, () => {
+    test(
+      "Pool tasks act on every primitive passed to them, directly or nested in arrays and objects",
+      long,
+      async () => {
+        await using pool = new m.Pool(2);
+        // First: the two tasks are new to the pool, so each goes to a worker of its own.
+        const barrier = new Barrier(3);
+        const indices = await Promise.all([
+          barrier.wait(10_000),
+          ...shapes.map((shape) =>
+            pool.apply(
+              (x: Nest<Barrier>) => (Array.isArray(x) ? x[0].inner[0] : x).wait(10_000),
+              [shape(barrier)],
+            )
+          ),
+        ]);
+        assert.deepEqual(indices.sort(), [0, 1, 2]);
+
+        for (const shape of shapes) {
+          const lock = new Lock();
+          const took = await pool.apply(
+            (x: Nest<Lock>) => (Array.isArray(x) ? x[0].inner[0] : x).acquire({ block: false }),
+            [shape(lock)],
+          );
+          assert.equal(took, true);
+          assert.ok(lock.locked());
+          assert.equal(await lock.acquire({ block: false }), false);
+          lock.release();
+
+          const rlock = new RLock();
+          const held = new Event();
+          const done = new Event();
+          const owner = pool.apply(async (x: Nest<RLock>, held: Event, done: Event) => {
+            const rlock = Array.isArray(x) ? x[0].inner[0] : x;
+            await rlock.acquire();
+            await rlock.acquire();
+            held.set();
+            await done.wait(10_000);
+            rlock.release();
+            rlock.release();
+            return rlock.locked();
+          }, [shape(rlock), held, done]);
+          assert.equal(await held.wait(10_000), true);
+          assert.ok(rlock.locked());
+          assert.equal(await rlock.acquire({ block: false }), false);
+          assert.throws(() => rlock.release(), /another thread holds/);
+          done.set();
+          assert.equal(await owner, false);
+          assert.equal(await rlock.acquire({ block: false }), true);
+          rlock.release();
+
+          const sem = new Semaphore(0);
+          const acquiring = sem.acquire({ timeout: 10_000 });
+          await pool.apply((x: Nest<Semaphore>) => {
+            (Array.isArray(x) ? x[0].inner[0] : x).release();
+          }, [shape(sem)]);
+          assert.equal(await acquiring, true);
+          assert.equal(sem.getValue(), 0);
+
+          const bsem = new BoundedSemaphore(1);
+          await bsem.acquire();
+          const refused = await pool.apply((x: Nest<BoundedSemaphore>) => {
+            const bsem = Array.isArray(x) ? x[0].inner[0] : x;
+            bsem.release();
+            try {
+              bsem.release();
+              return "no error";
+            } catch (error) {
+              return `${(error as Error).name} ${bsem.getValue()}`;
+            }
+          }, [shape(bsem)]);
+          assert.equal(refused, "RangeError 1");
+          assert.equal(bsem.getValue(), 1);
+
+          const cond = new Condition();
+          await cond.acquire();
+          const notified = cond.wait(10_000);
+          await pool.apply(async (x: Nest<Condition>) => {
+            const cond = Array.isArray(x) ? x[0].inner[0] : x;
+            await cond.acquire(); // free once the main thread waits
+            cond.notify();
+            cond.release();
+          }, [shape(cond)]);
+          assert.equal(await notified, true);
+          cond.release();
+
+          const event = new Event();
+          const set = event.wait(10_000);
+          await pool.apply((x: Nest<Event>) => {
+            (Array.isArray(x) ? x[0].inner[0] : x).set();
+          }, [shape(event)]);
+          assert.equal(await set, true);
+        }
+      },
+    );
+
+    test(
+      "a Process target acts on every primitive passed to it, directly or nested in arrays and objects",
+      long,
+      async () => {
+        // The two processes run at once, each on primitives of its own.
+        await Promise.all([false, true].map(async (nested) => {
+          const lock = new Lock();
+          const rlock = new RLock();
+          const sem = new Semaphore(0);
+          const bsem = new BoundedSemaphore(1);
+          const cond = new Condition();
+          const event = new Event();
+          const barrier = new Barrier(2);
+          const out = new Int32Array(new SharedArrayBuffer(12));
+          await bsem.acquire();
+          await cond.acquire();
+          const p = new m.Process({
+            target: actOnEach,
+            args: nested
+              ? [{
+                locks: [lock, rlock],
+                semaphores: [sem, bsem],
+                more: [{ cond, event }, [barrier]],
+              }, out]
+              : [lock, rlock, sem, bsem, cond, event, barrier, out],
+          });
+          p.start();
+          const notified = cond.wait(10_000);
+          const acquired = sem.acquire({ timeout: 10_000 });
+          const set = event.wait(10_000);
+          const index = await barrier.wait(10_000);
+          assert.equal(await notified, true);
+          cond.release();
+          assert.equal(await acquired, true);
+          assert.equal(await set, true);
+          assert.equal(bsem.getValue(), 1);
+          assert.ok(lock.locked());
+          assert.equal(await lock.acquire({ block: false }), false);
+          assert.equal(await rlock.acquire({ block: false }), false);
+          assert.throws(() => rlock.release(), /another thread holds/);
+          await barrier.wait(10_000);
+          await p.join();
+          assert.equal(p.exitcode, 0);
+          assert.deepEqual([...out], [1, 1 - index, 1]);
+          assert.equal(rlock.locked(), false);
+          assert.equal(await rlock.acquire({ block: false }), true);
+          rlock.release();
+          lock.release();
+        }));
+      },
+    );
+  });
+}
+
+describe("primitives in Process and Pool (dummy.ts): processes on one thread", () => {
+  test("RLock.acquire({ block: false }) in a dummy.ts Process is false until the owning one released every level", async () => {
+    const lock = new RLock();
+    const [owns, step, stepped, end, ended] = Array.from({ length: 5 }, () => new Event());
+    const seen: boolean[] = [];
+    const owner = new dummy.Process({
+      target: async () => {
+        await lock.acquire();
+        await lock.acquire();
+        owns.set();
+        await step.wait();
+        lock.release();
+        stepped.set();
+        await end.wait();
+        lock.release();
+        ended.set();
+      },
+    });
+    const other = new dummy.Process({
+      target: async () => {
+        await owns.wait();
+        seen.push(await lock.acquire({ block: false }), await lock.acquire({ timeout: 10 }));
+        step.set();
+        await stepped.wait();
+        seen.push(await lock.acquire({ block: false }));
+        end.set();
+        await ended.wait();
+        seen.push(await lock.acquire({ block: false }));
+        lock.release();
+      },
+    });
+    for (const p of [owner, other]) p.start();
+    for (const p of [owner, other]) await p.join();
+    assert.deepEqual([owner.exitcode, other.exitcode], [0, 0]);
+    assert.deepEqual(seen, [false, false, false, true]);
+    assert.equal(lock.locked(), false);
+  });
+});
+
+describe("primitives in Process and Pool (mod.ts): from worker to worker", () => {
+  test(
+    "RLock owned twice by one Pool worker cannot be released or taken by the other",
+    long,
+    async () => {
+      await using pool = new mp.Pool(2);
+      const lock = new RLock();
+      const held = new Event();
+      const done = new Event();
+      const owner = pool.apply(async (lock: RLock, held: Event, done: Event) => {
+        await lock.acquire();
+        await lock.acquire();
+        held.set();
+        await done.wait(10_000);
+        lock.release();
+        const still = lock.locked();
+        lock.release();
+        return [still, lock.locked()];
+      }, [lock, held, done]);
+      assert.equal(await held.wait(10_000), true);
+      // The owner's task is still running, so this one runs in the other worker.
+      const other = await pool.apply(async (lock: RLock) => {
+        let error = "no error";
+        try {
+          lock.release();
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        return [error, await lock.acquire({ block: false }), lock.locked()];
+      }, [lock]);
+      assert.match(other[0] as string, /another thread holds/);
+      assert.deepEqual(other.slice(1), [false, true]);
+      done.set();
+      assert.deepEqual(await owner, [true, false]);
+      assert.equal(await lock.acquire({ block: false }), true);
+      lock.release();
+    },
+  );
+
+  test(
+    "Condition.notify(1) in a Pool worker wakes exactly one of the waiters in another worker and the main thread",
+    long,
+    async () => {
+      await using pool = new mp.Pool(2);
+      const cond = new Condition();
+      const counts = new Int32Array(new SharedArrayBuffer(8)); // [waiting, woken]
+      const waiter = async (cond: Condition, counts: Int32Array) => {
+        await cond.acquire();
+        Atomics.add(counts, 0, 1); // and wait() lets go of the lock in one go
+        const notified = await cond.wait(10_000);
+        Atomics.add(counts, 1, 1);
+        cond.release();
+        return notified;
+      };
+      const waiting = [pool.apply(waiter, [cond, counts]), waiter(cond, counts)];
+      // The waiter's task is still running, so this one runs in the other worker.
+      await pool.apply(async (cond: Condition, counts: Int32Array) => {
+        for (;;) {
+          await cond.acquire();
+          if (Atomics.load(counts, 0) === 2) break;
+          cond.release();
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        cond.notify(1);
+        cond.release();
+      }, [cond, counts]);
+      while (Atomics.load(counts, 1) === 0) await delay(1);
+      await delay(50);
+      assert.equal(Atomics.load(counts, 1), 1);
+      await cond.withLock(() => cond.notifyAll());
+      assert.deepEqual(await Promise.all(waiting), [true, true]);
+    },
+  );
+
+  test(
+    "BoundedSemaphore(1) contended by two Pool workers admits one at a time and refuses an over-release in each",
+    long,
+    async () => {
+      await using pool = new mp.Pool(2);
+      const semaphore = new BoundedSemaphore(1);
+      const together = new Barrier(2);
+      const stats = new Int32Array(new SharedArrayBuffer(8)); // [inside now, most inside]
+      const work = async (semaphore: BoundedSemaphore, together: Barrier, stats: Int32Array) => {
+        await together.wait(10_000); // both workers run this task at once
+        for (let i = 0; i < 100; i++) {
+          await semaphore.acquire();
+          const inside = Atomics.add(stats, 0, 1) + 1;
+          if (inside > Atomics.load(stats, 1)) Atomics.store(stats, 1, inside);
+          if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+          Atomics.sub(stats, 0, 1);
+          semaphore.release();
+        }
+        await together.wait(10_000); // both are done: the value is 1 again
+        try {
+          semaphore.release();
+          return "no error";
+        } catch (error) {
+          return (error as Error).name;
+        }
+      };
+      const refused = await Promise.all(
+        [0, 1].map(() => pool.apply(work, [semaphore, together, stats])),
+      );
+      assert.deepEqual(refused, ["RangeError", "RangeError"]);
+      assert.equal(stats[1], 1);
+      assert.equal(semaphore.getValue(), 1);
+    },
+  );
+
+  test(
+    "Barrier.reset() in a Pool worker breaks the waits of the main thread and another worker; after it, and after a timeout broke it, passes give indices 0..n-1",
+    long,
+    async () => {
+      await using pool = new mp.Pool(2);
+      const barrier = new Barrier(3);
+      const party = (barrier: Barrier) => barrier.wait();
+      // Caught at once: they fail while the test awaits something else. No timeout, so that
+      // only reset() can break them.
+      const waiting = [barrier.wait(), pool.apply(party, [barrier])].map((p) => p.catch((e) => e));
+      while (barrier.nWaiting < 2) await delay(1);
+      // The waiting task is still running, so this one runs in the other worker.
+      await pool.apply((barrier: Barrier) => barrier.reset(), [barrier]);
+      for (const error of await Promise.all(waiting)) {
+        assert.equal(error?.name, "BrokenBarrierError");
+      }
+      assert.equal(barrier.broken, false);
+      const indices = await Promise.all([
+        barrier.wait(10_000),
+        pool.apply(party, [barrier]),
+        pool.apply(party, [barrier]),
+      ]);
+      assert.deepEqual(indices.sort(), [0, 1, 2]);
+
+      // A worker's wait(timeout) breaks it for the main thread; reset() makes it whole again.
+      const patient = barrier.wait().catch((e) => e);
+      await assert.rejects(pool.apply((barrier: Barrier) => barrier.wait(10), [barrier]), {
+        name: "BrokenBarrierError",
+      });
+      assert.ok(await patient instanceof BrokenBarrierError);
+      assert.ok(barrier.broken);
+      barrier.reset();
+      const again = await Promise.all([
+        barrier.wait(10_000),
+        pool.apply(party, [barrier]),
+        pool.apply(party, [barrier]),
+      ]);
+      assert.deepEqual(again.sort(), [0, 1, 2]);
+    },
+  );
+
+  test(
+    "Semaphore and BoundedSemaphore stay consistent after an acquire() timed out in a Pool worker",
+    long,
+    async () => {
+      await using pool = new mp.Pool(2);
+      const bounded = new BoundedSemaphore(1);
+      await bounded.acquire();
+      for (const semaphore of [new Semaphore(0), bounded]) {
+        assert.equal(
+          await pool.apply((s: Semaphore) => s.acquire({ timeout: 10 }), [semaphore]),
+          false,
+        );
+        assert.equal(semaphore.getValue(), 0);
+        semaphore.release();
+        assert.equal(semaphore.getValue(), 1); // not given to the waiter that timed out
+        assert.equal(await semaphore.acquire({ block: false }), true);
+        // A worker's waiter that times out, with a live waiter in the other worker.
+        const started = new Event();
+        const ghost = pool.apply(async (s: Semaphore, started: Event) => {
+          started.set();
+          return await s.acquire({ timeout: 50 });
+        }, [semaphore, started]);
+        await started.wait(10_000);
+        // The ghost's task is still running, so this one runs in the other worker.
+        const live = pool.apply((s: Semaphore) => s.acquire({ timeout: 10_000 }), [semaphore]);
+        assert.equal(await ghost, false);
+        assert.equal(semaphore.getValue(), 0);
+        semaphore.release();
+        assert.equal(await live, true);
+        assert.equal(semaphore.getValue(), 0);
+        semaphore.release();
+        assert.equal(
+          await pool.apply((s: Semaphore) => s.acquire({ block: false }), [semaphore]),
+          true,
+        );
+        assert.equal(semaphore.getValue(), 0);
+      }
+      bounded.release();
+      assert.throws(() => bounded.release(), RangeError);
+    },
+  );
 });
