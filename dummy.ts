@@ -21,4 +21,5 @@
  */
 export { Pool } from "./lib/dummy/pool.ts";
 export { Process } from "./lib/dummy/process.ts";
+export { Manager } from "./lib/dummy/managers.ts";
 export * from "./lib/_common.ts";

@@ -30,4 +30,5 @@
  */
 export { Pool } from "./lib/pool.ts";
 export { Process } from "./lib/process.ts";
+export { Manager } from "./lib/managers.ts";
 export * from "./lib/_common.ts";

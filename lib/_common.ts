@@ -1,4 +1,4 @@
-// The names both entry points export: everything but `Pool` and `Process`, the two classes whose
+// The names both entry points export: everything but `Pool`, `Process` and `Manager`, whose
 // work runs in Workers (mod.ts) or on the calling thread (dummy.ts). Locks, queues, pipes and
 // shared values are the same classes in both: they work across workers and on one thread.
 export {
@@ -48,12 +48,36 @@ export {
 } from "./queues.ts";
 export { Connection, Pipe, type PipeOptions } from "./connection.ts";
 export {
+  AcquirerProxy,
+  type Address,
+  ArrayProxy,
+  AutoProxy,
+  BarrierProxy,
+  BaseManager,
+  BaseProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  ListProxy,
+  type ManagerOptions,
+  NamespaceProxy,
+  type ProxyToken,
+  type ProxyType,
+  QueueProxy,
+  type RegisterOptions,
+  Server,
+  SyncManager,
+  ValueProxy,
+} from "./managers.ts";
+export {
+  AuthenticationError,
   BrokenBarrierError,
   BufferTooShort,
   Empty,
   EOFError,
   Full,
   ProcessError,
+  RemoteError,
   RemoteTraceback,
   TimeoutError,
   WorkerExitError,

@@ -3,7 +3,7 @@
 import process from "node:process";
 import type { ProcessInit } from "./_protocol.ts";
 import { Process, rebuildProcess } from "./process.ts";
-import { decodeShared, explainFreeVariable, loadFunction } from "./reduction.ts";
+import { decodeShared, explainFreeVariable, loadFunction, loadRevivers } from "./reduction.ts";
 import { allSent } from "./connection.ts";
 import { runtime } from "./runtime/mod.ts";
 import "./_shareables.ts";
@@ -12,6 +12,7 @@ const init = runtime().workerData() as ProcessInit;
 
 async function main(): Promise<number> {
   try {
+    await loadRevivers([init.args, init.subclass?.fields]);
     const args = decodeShared(init.args) as unknown[];
     let result: unknown;
     if (init.subclass !== undefined) {

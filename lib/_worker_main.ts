@@ -17,6 +17,7 @@ import {
   explainFreeVariable,
   type FunctionDef,
   loadFunction,
+  loadRevivers,
   mayHoldShared,
 } from "./reduction.ts";
 import { runtime } from "./runtime/mod.ts";
@@ -133,6 +134,7 @@ async function runBatch(message: RunMessage): Promise<void> {
     for (const def of message.defs) functions.set(def.id, await load(def));
   }
   const tasks = message.tasks;
+  if (message.shared) await loadRevivers(tasks);
   let results: unknown[] = [];
   let names: string[] = [];
   let mark = performance.now();
@@ -185,6 +187,7 @@ async function initialize(): Promise<boolean> {
   if (init.initializer === undefined) return true;
   try {
     const fn = await loadFunction(init.initializer);
+    await loadRevivers(init.initargs);
     const value = fn(...decodeShared(init.initargs) as unknown[]);
     if (isThenable(value)) await value;
     return true;

@@ -269,3 +269,56 @@ export class BufferTooShort extends ProcessError {
     this.data = data;
   }
 }
+
+/**
+ * The two ends of a manager connection do not share the same `authkey` (Python's
+ * `multiprocessing.AuthenticationError`): thrown by `connect()` and by proxy calls of a
+ * client whose key the server rejected.
+ *
+ * @example Usage
+ * ```ts
+ * import { AuthenticationError, ProcessError } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new AuthenticationError("wrong key") instanceof ProcessError);
+ * ```
+ */
+export class AuthenticationError extends ProcessError {
+  /**
+   * Creates an error.
+   *
+   * @param message What was rejected and what key to use.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AuthenticationError";
+  }
+}
+
+/**
+ * A manager could not do what a proxy asked, for a reason other than an error of the shared
+ * object itself (Python's `multiprocessing.managers.RemoteError`): a method that the object
+ * does not expose, an object the manager no longer has, or a request it does not understand.
+ * Errors the object's own methods throw arrive as themselves.
+ *
+ * @example Usage
+ * ```ts
+ * import { ProcessError, RemoteError } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new RemoteError("no such method") instanceof ProcessError);
+ * ```
+ */
+export class RemoteError extends ProcessError {
+  /**
+   * Creates an error.
+   *
+   * @param message What the manager could not do, and why.
+   * @param options The standard error options, such as `cause`.
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RemoteError";
+  }
+}

@@ -9,12 +9,14 @@
  * @module
  */
 import {
+  AuthenticationError,
   BrokenBarrierError,
   BufferTooShort,
   Empty,
   EOFError,
   Full,
   ProcessError,
+  RemoteError,
   RemoteTraceback,
   TimeoutError,
   WorkerExitError,
@@ -298,6 +300,8 @@ const factories: Record<string, ErrorFactory> = {
   Empty: (message, options) => new Empty(message, options),
   Full: (message, options) => new Full(message, options),
   EOFError: (message, options) => new EOFError(message, options),
+  AuthenticationError: (message, options) => new AuthenticationError(message, options),
+  RemoteError: (message, options) => new RemoteError(message, options),
   WorkerExitError: (message, options, wire) =>
     new WorkerExitError(
       message,
@@ -444,6 +448,41 @@ export function encodeShared(value: unknown, seen: Set<object> = new Set()): unk
     if (encoded !== item) (out ??= { ...value as Record<string, unknown> })[key] = encoded;
   }
   return out ?? value;
+}
+
+// Kinds whose module is heavy and seldom needed (a manager's proxies need MessagePack and
+// sockets): workers import it only when a value they receive holds one.
+const lazyKinds = new Map<string, () => Promise<unknown>>([
+  ["Proxy", () => import("./managers.ts")],
+]);
+
+function missingKinds(value: unknown, found: Set<string>, seen: Set<object>): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value) || value instanceof Set) {
+    for (const v of value) missingKinds(v, found, seen);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      missingKinds(k, found, seen);
+      missingKinds(v, found, seen);
+    }
+  } else if (isPlainObject(value)) {
+    const kind = (value as Record<string, unknown>)[TAG];
+    if (typeof kind === "string" && !revivers.has(kind) && lazyKinds.has(kind)) found.add(kind);
+    for (const v of Object.values(value)) missingKinds(v, found, seen);
+  }
+}
+
+/**
+ * Imports the modules of the lazily loaded kinds that `value` (as received, before
+ * {@linkcode decodeShared}) holds; `undefined` when there is nothing to import.
+ */
+export function loadRevivers(value: unknown): Promise<void> | undefined {
+  if ([...lazyKinds.keys()].every((kind) => revivers.has(kind))) return undefined;
+  const found = new Set<string>();
+  missingKinds(value, found, new Set());
+  if (found.size === 0) return undefined;
+  return Promise.all([...found].map((kind) => lazyKinds.get(kind)!())).then(() => {});
 }
 
 /** Revives the tagged records in a received value, in place, and returns the value. */

@@ -1,0 +1,354 @@
+/**
+ * The objects a `Manager()` holds for its proxies (CPython's `managers.SyncManager` types):
+ * a namespace, a dict, a list, values and arrays, and the synchronisation primitives and
+ * queues of this library, which work between the async tasks of the manager's thread.
+ *
+ * Each method here is what a proxy's method of the same name runs in the manager. Errors
+ * follow Python's: a missing key or index is a `RangeError` (`KeyError`, `IndexError`), a
+ * missing list item an `Error` (`ValueError`).
+ *
+ * @module
+ */
+import { isDeepStrictEqual } from "node:util";
+import { Queue } from "./queues.ts";
+import { describe } from "./reduction.ts";
+import { Barrier } from "./synchronize.ts";
+
+function keyName(key: unknown): string {
+  return typeof key === "string" ? JSON.stringify(key) : describe(key);
+}
+
+function checkIndex(index: unknown, length: number, what: string): number {
+  if (typeof index !== "number" || !Number.isInteger(index)) {
+    throw new TypeError(
+      `Cannot ${what} as the index must be an integer: received ${describe(index)}`,
+    );
+  }
+  const i = index < 0 ? index + length : index;
+  if (i < 0 || i >= length) {
+    throw new RangeError(
+      `Cannot ${what} as index ${index} is out of range for a list of length ${length}`,
+    );
+  }
+  return i;
+}
+
+/** A namespace's attributes (Python's `Namespace`). */
+export class NamespaceReferent {
+  #attributes: Record<string, unknown>;
+
+  constructor(attributes: Record<string, unknown> = {}) {
+    this.#attributes = { ...attributes };
+  }
+
+  getattr(name: string): unknown {
+    if (!Object.hasOwn(this.#attributes, name)) {
+      throw new RangeError(
+        `Cannot read attribute ${
+          keyName(name)
+        } as the namespace has none of that name: set it first`,
+      );
+    }
+    return this.#attributes[name];
+  }
+
+  setattr(name: string, value: unknown): void {
+    this.#attributes[name] = value;
+  }
+
+  delattr(name: string): void {
+    if (!Object.hasOwn(this.#attributes, name)) {
+      throw new RangeError(
+        `Cannot delete attribute ${keyName(name)} as the namespace has none of that name`,
+      );
+    }
+    delete this.#attributes[name];
+  }
+
+  has(name: string): boolean {
+    return Object.hasOwn(this.#attributes, name);
+  }
+
+  copy(): Record<string, unknown> {
+    return { ...this.#attributes };
+  }
+}
+
+/** A dict (Python's `dict`), as a `Map`: keys compare as `Map` keys do. */
+export class DictReferent {
+  #map: Map<unknown, unknown>;
+
+  constructor(init?: unknown) {
+    this.#map = init === undefined || init === null
+      ? new Map()
+      : init instanceof Map
+      ? new Map(init)
+      : Array.isArray(init)
+      ? new Map(init as [unknown, unknown][])
+      : new Map(Object.entries(init as Record<string, unknown>));
+  }
+
+  get(key: unknown, fallback?: unknown): unknown {
+    return this.#map.has(key) ? this.#map.get(key) : fallback;
+  }
+
+  getItem(key: unknown): unknown {
+    if (!this.#map.has(key)) {
+      throw new RangeError(
+        `Cannot read key ${
+          keyName(key)
+        } as the dict has no such key: use get(key, fallback) for a default`,
+      );
+    }
+    return this.#map.get(key);
+  }
+
+  set(key: unknown, value: unknown): void {
+    this.#map.set(key, value);
+  }
+
+  delete(key: unknown): void {
+    if (!this.#map.delete(key)) {
+      throw new RangeError(`Cannot delete key ${keyName(key)} as the dict has no such key`);
+    }
+  }
+
+  has(key: unknown): boolean {
+    return this.#map.has(key);
+  }
+
+  keys(): unknown[] {
+    return [...this.#map.keys()];
+  }
+
+  values(): unknown[] {
+    return [...this.#map.values()];
+  }
+
+  items(): [unknown, unknown][] {
+    return [...this.#map];
+  }
+
+  pop(key: unknown, ...fallback: unknown[]): unknown {
+    if (this.#map.has(key)) {
+      const value = this.#map.get(key);
+      this.#map.delete(key);
+      return value;
+    }
+    if (fallback.length > 0) return fallback[0];
+    throw new RangeError(
+      `Cannot pop key ${
+        keyName(key)
+      } as the dict has no such key: pass a fallback as the second argument`,
+    );
+  }
+
+  popitem(): [unknown, unknown] {
+    let last: [unknown, unknown] | undefined;
+    for (const entry of this.#map) last = entry;
+    if (last === undefined) throw new RangeError("Cannot pop an item as the dict is empty");
+    this.#map.delete(last[0]);
+    return last;
+  }
+
+  setdefault(key: unknown, fallback?: unknown): unknown {
+    if (!this.#map.has(key)) this.#map.set(key, fallback);
+    return this.#map.get(key);
+  }
+
+  update(entries: unknown): void {
+    const source = entries instanceof Map
+      ? entries
+      : Array.isArray(entries)
+      ? entries as [unknown, unknown][]
+      : Object.entries(entries as Record<string, unknown>);
+    for (const [k, v] of source) this.#map.set(k, v);
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+
+  length(): number {
+    return this.#map.size;
+  }
+
+  copy(): Map<unknown, unknown> {
+    return new Map(this.#map);
+  }
+}
+
+/** A list (Python's `list`), as an array. Items compare by deep equality, as `==` does. */
+export class ListReferent {
+  #items: unknown[];
+
+  constructor(init?: unknown) {
+    this.#items = init === undefined || init === null ? [] : [...(init as Iterable<unknown>)];
+  }
+
+  get(index: number): unknown {
+    return this.#items[checkIndex(index, this.#items.length, "read the list item")];
+  }
+
+  set(index: number, value: unknown): void {
+    this.#items[checkIndex(index, this.#items.length, "set the list item")] = value;
+  }
+
+  append(value: unknown): void {
+    this.#items.push(value);
+  }
+
+  extend(values: unknown[]): void {
+    for (const v of values) this.#items.push(v);
+  }
+
+  insert(index: number, value: unknown): void {
+    const n = this.#items.length;
+    const i = index < 0 ? Math.max(0, index + n) : Math.min(index, n);
+    this.#items.splice(i, 0, value);
+  }
+
+  pop(index = -1): unknown {
+    if (this.#items.length === 0) throw new RangeError("Cannot pop from the list as it is empty");
+    const i = checkIndex(index, this.#items.length, "pop the list item");
+    return this.#items.splice(i, 1)[0];
+  }
+
+  remove(value: unknown): void {
+    const i = this.#items.findIndex((item) => isDeepStrictEqual(item, value));
+    if (i < 0) {
+      throw new Error(`Cannot remove ${describe(value)} from the list as it is not there`);
+    }
+    this.#items.splice(i, 1);
+  }
+
+  index(value: unknown): number {
+    const i = this.#items.findIndex((item) => isDeepStrictEqual(item, value));
+    if (i < 0) throw new Error(`Cannot find ${describe(value)} in the list`);
+    return i;
+  }
+
+  count(value: unknown): number {
+    return this.#items.filter((item) => isDeepStrictEqual(item, value)).length;
+  }
+
+  includes(value: unknown): boolean {
+    return this.#items.some((item) => isDeepStrictEqual(item, value));
+  }
+
+  sort(reverse = false): void {
+    this.#items.sort((a, b) => {
+      const order = (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+      return reverse ? -order : order;
+    });
+  }
+
+  reverse(): void {
+    this.#items.reverse();
+  }
+
+  clear(): void {
+    this.#items.length = 0;
+  }
+
+  length(): number {
+    return this.#items.length;
+  }
+
+  slice(start?: number, end?: number): unknown[] {
+    return this.#items.slice(start, end);
+  }
+
+  copy(): unknown[] {
+    return [...this.#items];
+  }
+}
+
+/** A value of the manager (Python's `SyncManager.Value`): any value, read and written whole. */
+export class ValueReferent {
+  readonly typecode: string;
+  #value: unknown;
+
+  constructor(typecode: string, value: unknown) {
+    this.typecode = typecode;
+    this.#value = value;
+  }
+
+  get(): unknown {
+    return this.#value;
+  }
+
+  set(value: unknown): void {
+    this.#value = value;
+  }
+}
+
+const STORAGE: Record<string, new (n: number) => ArrayLike<unknown> & { [i: number]: unknown }> = {
+  b: Int8Array,
+  B: Uint8Array,
+  h: Int16Array,
+  H: Uint16Array,
+  i: Int32Array,
+  I: Uint32Array,
+  l: Int32Array,
+  L: Uint32Array,
+  q: BigInt64Array,
+  Q: BigUint64Array,
+  f: Float32Array,
+  d: Float64Array,
+};
+
+/** An array of the manager (Python's `SyncManager.Array`), of one typecode. */
+export class ArrayReferent {
+  #items: ArrayLike<unknown> & { [i: number]: unknown };
+
+  constructor(typecode: string, init: number | unknown[]) {
+    const C = Object.hasOwn(STORAGE, typecode) ? STORAGE[typecode] : undefined;
+    if (C === undefined) {
+      throw new TypeError(
+        `Cannot create an Array of typecode ${
+          JSON.stringify(typecode)
+        } as it is unknown: use one of ${Object.keys(STORAGE).join(" ")}`,
+      );
+    }
+    const values = typeof init === "number" ? undefined : init;
+    this.#items = new C(values === undefined ? init as number : values.length);
+    if (values !== undefined) values.forEach((v, i) => (this.#items[i] = v));
+  }
+
+  get(index: number): unknown {
+    return this.#items[checkIndex(index, this.#items.length, "read the array item")];
+  }
+
+  set(index: number, value: unknown): void {
+    this.#items[checkIndex(index, this.#items.length, "set the array item")] = value;
+  }
+
+  length(): number {
+    return this.#items.length;
+  }
+
+  copy(): unknown[] {
+    return Array.from(this.#items);
+  }
+}
+
+/** A barrier whose properties are methods, as a proxy reaches them. */
+export class BarrierReferent extends Barrier {
+  getParties(): number {
+    return this.parties;
+  }
+
+  getNWaiting(): number {
+    return this.nWaiting;
+  }
+
+  isBroken(): boolean {
+    return this.broken;
+  }
+}
+
+/** Queue's `close()` would end it for every proxy: a proxy's close is its own. */
+export function isQueue(value: unknown): value is Queue<unknown> {
+  return value instanceof Queue;
+}

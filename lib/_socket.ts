@@ -1,0 +1,270 @@
+/**
+ * Messages over TCP, and the handshake that authenticates both ends (CPython's
+ * `multiprocessing.connection`: `SocketConnection`, `deliver_challenge`, `answer_challenge`).
+ *
+ * A message is a frame: its length as 4 bytes, big-endian, then its bytes. A frame longer than
+ * the connection's limit closes the connection: before authentication the limit is tiny, so an
+ * unauthenticated peer cannot make the server hold more than a few hundred bytes for it.
+ *
+ * The handshake is Python's: each side sends `#CHALLENGE#{sha256}` and 40 random bytes; the
+ * other answers `{sha256}` and the HMAC-SHA256 of that challenge under the shared `authkey`;
+ * the challenger compares in constant time and replies `#WELCOME#` or `#FAILURE#`. The server
+ * challenges first, then answers the client's challenge, so each end proves the key to the
+ * other, and an answer recorded from one connection is worth nothing on the next.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Socket } from "node:net";
+import { Deque } from "./_deque.ts";
+import { AuthenticationError, EOFError } from "./errors.ts";
+
+/** The largest frame a connection accepts once authenticated, unless told otherwise. */
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+
+/** The largest frame of the handshake: a challenge or an answer is some 60 bytes. */
+export const HANDSHAKE_MAX_FRAME = 256;
+
+const CHALLENGE = Buffer.from("#CHALLENGE#");
+const WELCOME = Buffer.from("#WELCOME#");
+const FAILURE = Buffer.from("#FAILURE#");
+const DIGEST = Buffer.from("{sha256}");
+const NONCE_BYTES = 40;
+
+/** A peer broke the framing: a frame over the limit. The connection is closed. */
+export class FrameError extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message What the peer sent.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+interface Waiter {
+  resolve(frame: Uint8Array): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Frames over one socket. `send()` writes at once (the socket buffers); `recv()` resolves with
+ * the next frame, or rejects with `EOFError` once the peer has closed and every frame was read,
+ * or with the error that closed the connection.
+ */
+export class SocketConnection {
+  readonly #socket: Socket;
+  #chunks = new Deque<Buffer>();
+  #buffered = 0;
+  // The length of the frame being read, or -1 while its header is not complete.
+  #need = -1;
+  #frames = new Deque<Uint8Array>();
+  #waiters = new Deque<Waiter>();
+  #ended: Error | undefined;
+  #refs = 0;
+  /** The largest frame this end accepts; a longer one closes the connection. */
+  maxFrame: number;
+
+  /**
+   * Wraps a connected socket.
+   *
+   * @param socket The socket, connected.
+   * @param maxFrame The largest frame to accept.
+   */
+  constructor(socket: Socket, maxFrame: number) {
+    this.#socket = socket;
+    this.maxFrame = maxFrame;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.#data(chunk));
+    socket.on("end", () => this.#end(new EOFError("The other end closed the connection")));
+    socket.on("close", () => this.#end(new EOFError("The connection is closed")));
+    socket.on("error", (error: Error) => this.#end(error));
+    // Idle connections do not keep the program alive; a pending recv() does.
+    socket.unref();
+  }
+
+  /** Whether the connection has ended (closed by either end, or broken). */
+  get closed(): boolean {
+    return this.#ended !== undefined;
+  }
+
+  #data(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    for (;;) {
+      if (this.#need < 0) {
+        if (this.#buffered < 4) return;
+        const length = this.#take(4).readUInt32BE(0);
+        if (length > this.maxFrame) {
+          this.#end(
+            new FrameError(
+              `Cannot receive a frame of ${length} bytes as the limit is ${this.maxFrame}: the connection was closed`,
+            ),
+          );
+          this.#socket.destroy();
+          return;
+        }
+        this.#need = length;
+      }
+      if (this.#buffered < this.#need) return;
+      const frame = this.#take(this.#need);
+      this.#need = -1;
+      const waiter = this.#waiters.shift();
+      if (waiter !== undefined) {
+        this.#release();
+        waiter.resolve(frame);
+      } else {
+        this.#frames.push(frame);
+      }
+    }
+  }
+
+  /** Takes `n` buffered bytes (n ≤ buffered), copying only when they span chunks. */
+  #take(n: number): Buffer {
+    this.#buffered -= n;
+    const first = this.#chunks.peek()!;
+    if (first.length >= n) {
+      this.#chunks.shift();
+      if (first.length > n) this.#chunks.unshift(first.subarray(n));
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks.peek()!;
+      const part = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, part);
+      filled += part;
+      this.#chunks.shift();
+      if (part < chunk.length) this.#chunks.unshift(chunk.subarray(part));
+    }
+    return out;
+  }
+
+  #end(error: Error): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = error;
+    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
+      w.reject(error);
+    }
+    this.#refs = 0;
+    this.#socket.unref();
+  }
+
+  #hold(): void {
+    if (this.#refs++ === 0) this.#socket.ref();
+  }
+
+  #release(): void {
+    if (--this.#refs === 0) this.#socket.unref();
+  }
+
+  /**
+   * Sends one frame.
+   *
+   * @param payload The frame's bytes.
+   * @throws {EOFError} If the connection has ended.
+   */
+  send(payload: Uint8Array): void {
+    if (this.#ended !== undefined) throw this.#ended;
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(payload.length, 0);
+    this.#socket.write(Buffer.concat([header, payload]));
+  }
+
+  /**
+   * Receives the next frame.
+   *
+   * @returns The frame's bytes.
+   */
+  recv(): Promise<Uint8Array> {
+    const frame = this.#frames.shift();
+    if (frame !== undefined) return Promise.resolve(frame);
+    if (this.#ended !== undefined) return Promise.reject(this.#ended);
+    return new Promise((resolve, reject) => {
+      this.#hold();
+      this.#waiters.push({ resolve, reject });
+    });
+  }
+
+  /** Keeps the program alive while a caller waits for something from this connection. */
+  ref(): void {
+    this.#hold();
+  }
+
+  /** Undoes one {@linkcode SocketConnection.ref}. */
+  unref(): void {
+    if (this.#refs > 0) this.#release();
+  }
+
+  /** Closes the connection; frames not yet read are dropped. */
+  close(): void {
+    this.#end(new EOFError("The connection is closed"));
+    this.#socket.end();
+    this.#socket.destroy();
+  }
+}
+
+/** The key as bytes: a string is taken as UTF-8. */
+export function keyBytes(authkey: string | Uint8Array): Uint8Array {
+  return typeof authkey === "string" ? Buffer.from(authkey, "utf8") : authkey;
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.length >= prefix.length && Buffer.from(bytes.buffer, bytes.byteOffset, prefix.length)
+    .equals(prefix);
+}
+
+function answer(authkey: Uint8Array, challenge: Uint8Array): Buffer {
+  return Buffer.concat([DIGEST, createHmac("sha256", authkey).update(challenge).digest()]);
+}
+
+/**
+ * Challenges the peer to prove it holds `authkey` (Python's `deliver_challenge`).
+ *
+ * @param conn The connection, with a small frame limit.
+ * @param authkey The shared key.
+ * @throws {AuthenticationError} If the answer is wrong; the peer is told `#FAILURE#`.
+ */
+export async function deliverChallenge(
+  conn: SocketConnection,
+  authkey: Uint8Array,
+): Promise<void> {
+  const challenge = Buffer.concat([DIGEST, randomBytes(NONCE_BYTES)]);
+  conn.send(Buffer.concat([CHALLENGE, challenge]));
+  const response = await conn.recv();
+  const expected = answer(authkey, challenge);
+  if (response.length === expected.length && timingSafeEqual(response, expected)) {
+    conn.send(WELCOME);
+    return;
+  }
+  conn.send(FAILURE);
+  throw new AuthenticationError(
+    "Cannot accept the connection as the peer's answer to the challenge is wrong: both ends must use the same authkey",
+  );
+}
+
+/**
+ * Answers the peer's challenge with `authkey` (Python's `answer_challenge`).
+ *
+ * @param conn The connection, with a small frame limit.
+ * @param authkey The shared key.
+ * @throws {AuthenticationError} If the peer sent no challenge, or rejected the answer.
+ */
+export async function answerChallenge(conn: SocketConnection, authkey: Uint8Array): Promise<void> {
+  const message = await conn.recv();
+  if (!startsWith(message, CHALLENGE) || !startsWith(message.subarray(CHALLENGE.length), DIGEST)) {
+    throw new AuthenticationError(
+      "Cannot authenticate as the peer did not send a challenge: is this address a manager of this library?",
+    );
+  }
+  conn.send(answer(authkey, message.subarray(CHALLENGE.length)));
+  const reply = await conn.recv();
+  if (Buffer.from(reply).equals(WELCOME)) return;
+  throw new AuthenticationError(
+    "Cannot connect as the peer rejected our authkey: use the authkey the manager was started with",
+  );
+}
