@@ -343,9 +343,9 @@ export class Server {
     if (conn.closed) return;
     let bytes: Uint8Array;
     try {
-      bytes = this.#codec.encode(reply);
+      bytes = this.#codec.encodeView(reply);
     } catch (error) {
-      bytes = this.#codec.encode([callId, ERROR, error]);
+      bytes = this.#codec.encodeView([callId, ERROR, error]);
     }
     try {
       conn.send(bytes);
@@ -462,6 +462,7 @@ class SocketChannel implements Channel {
   static readonly #channels = new Map<string, SocketChannel>();
   readonly route: Route;
   #conn: Promise<SocketConnection> | undefined;
+  #ready: SocketConnection | undefined;
   #pending = new Map<number, Pending>();
   #nextCall = 1;
   #codec: WireCodec;
@@ -523,6 +524,7 @@ class SocketChannel implements Channel {
     }
     conn.maxFrame = DEFAULT_MAX_FRAME;
     void this.#read(conn);
+    this.#ready = conn;
     return conn;
   }
 
@@ -554,13 +556,34 @@ class SocketChannel implements Channel {
     this.#pending.clear();
   }
 
-  async call(id: string, method: string, args: unknown[]): Promise<unknown> {
-    // Encoded first, so that a value that cannot travel fails here, naming itself.
+  call(id: string, method: string, args: unknown[]): Promise<unknown> {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const callId = this.#nextCall++;
-    const bytes = this.#codec.encode([callId, id, method, args]);
-    if (this.#broken !== undefined) throw this.#broken;
-    const conn = await this.connection();
-    if (this.#broken !== undefined) throw this.#broken;
+    const ready = this.#ready;
+    if (ready !== undefined) {
+      // Connected: encoded into the encoder's buffer and copied by the write at once.
+      let bytes: Uint8Array;
+      try {
+        bytes = this.#codec.encodeView([callId, id, method, args]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#send(ready, callId, bytes);
+    }
+    // Encoded first, so that a value that cannot travel fails at once, naming itself.
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#codec.encode([callId, id, method, args]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.connection().then((conn) => {
+      if (this.#broken !== undefined) throw this.#broken;
+      return this.#send(conn, callId, bytes);
+    });
+  }
+
+  #send(conn: SocketConnection, callId: number, bytes: Uint8Array): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.#pending.set(callId, { resolve, reject });
       conn.ref();

@@ -1,0 +1,55 @@
+"""The managers experiment of bench/managers.ts, in Python's multiprocessing.
+
+Prints one JSON object: dict proxy calls (a set and a get count as two) per second, through
+Manager() and through a BaseManager served over TCP on 127.0.0.1, each the best of REPEATS runs.
+"""
+import json
+import multiprocessing as mp
+import sys
+import time
+from multiprocessing.managers import BaseManager, DictProxy
+
+QUICK = "--quick" in sys.argv
+N = 2_000 if QUICK else 20_000
+REPEATS = 1 if QUICK else 5
+
+shared = {}
+
+
+def get_dict():
+    return shared
+
+
+class RemoteManager(BaseManager):
+    pass
+
+
+RemoteManager.register("get_dict", callable=get_dict, proxytype=DictProxy)
+
+
+def calls_per_second(d):
+    t = time.perf_counter()
+    for i in range(N):
+        d["k"] = i
+        d["k"]
+    return 2 * N / (time.perf_counter() - t)
+
+
+def main():
+    out = {}
+    with mp.Manager() as manager:
+        d = manager.dict()
+        out["manager_dict_calls"] = max(calls_per_second(d) for _ in range(REPEATS))
+
+    server = RemoteManager(address=("127.0.0.1", 0), authkey=b"secret")
+    server.start()
+    client = RemoteManager(address=server.address, authkey=b"secret")
+    client.connect()
+    d = client.get_dict()
+    out["tcp_dict_calls"] = max(calls_per_second(d) for _ in range(REPEATS))
+    server.shutdown()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
