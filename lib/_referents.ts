@@ -10,7 +10,6 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import { Queue } from "./queues.ts";
 import { describe } from "./reduction.ts";
 import { Barrier } from "./synchronize.ts";
 
@@ -348,7 +347,100 @@ export class BarrierReferent extends Barrier {
   }
 }
 
-/** Queue's `close()` would end it for every proxy: a proxy's close is its own. */
-export function isQueue(value: unknown): value is Queue<unknown> {
-  return value instanceof Queue;
+/** What a pool referent needs of a pool: the worker `Pool`, or the dummy one. */
+interface PoolLike {
+  apply(fn: unknown, args: unknown[]): Promise<unknown>;
+  applyAsync(fn: unknown, args: unknown[]): AsyncResultLike;
+  map(fn: unknown, items: Iterable<unknown>, chunksize?: number): Promise<unknown[]>;
+  mapAsync(
+    fn: unknown,
+    items: Iterable<unknown>,
+    options?: { chunksize?: number },
+  ): AsyncResultLike;
+  starmap(fn: unknown, items: Iterable<unknown[]>, chunksize?: number): Promise<unknown[]>;
+  close(): void;
+  terminate(): Promise<void>;
+  join(): Promise<void>;
+}
+
+/** What an async-result referent needs: a pool's `AsyncResult`. */
+interface AsyncResultLike {
+  get(timeout?: number): Promise<unknown>;
+  wait(timeout?: number): Promise<void>;
+  ready(): boolean;
+  successful(): boolean;
+}
+
+/**
+ * A pool of the manager (Python's `SyncManager.Pool`): task functions arrive as their
+ * definitions (source text, or module and export), as they travel to workers.
+ */
+export class PoolReferent {
+  #pool: PoolLike;
+  #task: (def: unknown) => Promise<unknown>;
+
+  constructor(pool: PoolLike, task: (def: unknown) => Promise<unknown>) {
+    this.#pool = pool;
+    this.#task = task;
+  }
+
+  async apply(def: unknown, args: unknown[]): Promise<unknown> {
+    return await this.#pool.apply(await this.#task(def), args);
+  }
+
+  async applyAsync(def: unknown, args: unknown[]): Promise<AsyncResultReferent> {
+    return new AsyncResultReferent(this.#pool.applyAsync(await this.#task(def), args));
+  }
+
+  async map(def: unknown, items: unknown[], chunksize?: number): Promise<unknown[]> {
+    return await this.#pool.map(await this.#task(def), items, chunksize ?? undefined);
+  }
+
+  async mapAsync(def: unknown, items: unknown[], chunksize?: number): Promise<AsyncResultReferent> {
+    const options = chunksize === undefined || chunksize === null ? undefined : { chunksize };
+    return new AsyncResultReferent(this.#pool.mapAsync(await this.#task(def), items, options));
+  }
+
+  async starmap(def: unknown, items: unknown[][], chunksize?: number): Promise<unknown[]> {
+    return await this.#pool.starmap(await this.#task(def), items, chunksize ?? undefined);
+  }
+
+  close(): void {
+    this.#pool.close();
+  }
+
+  terminate(): Promise<void> {
+    return this.#pool.terminate();
+  }
+
+  join(): Promise<void> {
+    return this.#pool.join();
+  }
+}
+
+/** A pool's `AsyncResult` held by the manager. */
+export class AsyncResultReferent {
+  #result: AsyncResultLike;
+
+  constructor(result: AsyncResultLike) {
+    this.#result = result;
+    // Held for a proxy that may never ask: its failure must not be an unhandled rejection.
+    result.wait().catch(() => {});
+  }
+
+  get(timeout?: number): Promise<unknown> {
+    return this.#result.get(timeout ?? undefined);
+  }
+
+  wait(timeout?: number): Promise<void> {
+    return this.#result.wait(timeout ?? undefined);
+  }
+
+  ready(): boolean {
+    return this.#result.ready();
+  }
+
+  successful(): boolean {
+    return this.#result.successful();
+  }
 }

@@ -34,13 +34,16 @@ import {
   DictReferent,
   ListReferent,
   NamespaceReferent,
+  PoolReferent,
   ValueReferent,
 } from "./_referents.ts";
+import { Pool } from "./pool.ts";
 import { allocatePid, runAsProcess } from "./context.ts";
 import { AuthenticationError, EOFError, RemoteError } from "./errors.ts";
 import { JoinableQueue, Queue } from "./queues.ts";
 import {
   describe,
+  fromModule,
   type FunctionDef,
   functionDef,
   loadFunction,
@@ -134,6 +137,22 @@ interface Reference {
   i: string;
   e: string[];
 }
+
+/** A reference the server sends back: the wire codec sends it as one, revived as a proxy. */
+class HeldReference {
+  readonly reference: Reference;
+
+  constructor(reference: Reference) {
+    this.reference = reference;
+  }
+
+  toWire(): Reference {
+    return this.reference;
+  }
+}
+
+/** Proxy classes by typeid, as `register()` named them, for the proxies a server sends. */
+const proxyTypesByTypeid = new Map<string, ProxyType>();
 
 function isReference(value: unknown): value is Reference {
   const r = value as Reference;
@@ -395,7 +414,7 @@ export class Server {
     return this.#hold(typeid, result, this.#types.get(typeid));
   }
 
-  async #create(args: unknown[]): Promise<Reference> {
+  async #create(args: unknown[]): Promise<HeldReference> {
     const [typeid, ...rest] = args;
     const info = typeof typeid === "string" ? this.#types.get(typeid) : undefined;
     if (info === undefined) {
@@ -414,11 +433,11 @@ export class Server {
     return this.#hold(typeid as string, await make(...rest), info);
   }
 
-  #hold(typeid: string, obj: unknown, info: TypeInfo | undefined): Reference {
+  #hold(typeid: string, obj: unknown, info: TypeInfo | undefined): HeldReference {
     const id = (this.#nextId++).toString(36);
     const exposed = info?.exposed ?? publicMethods(obj);
     this.#objects.set(id, { obj, typeid, exposed, methodToTypeid: info?.methodToTypeid });
-    return { t: typeid, i: id, e: [...exposed] };
+    return new HeldReference({ t: typeid, i: id, e: [...exposed] });
   }
 }
 
@@ -607,7 +626,7 @@ class LocalChannel implements Channel {
 
   async call(id: string, method: string, args: unknown[]): Promise<unknown> {
     const value = await this.#server.invoke(id, method, this.#copyIn(args) as unknown[]);
-    if (isReference(value)) return makeProxy(this, value);
+    if (value instanceof HeldReference) return makeProxy(this, value.reference);
     return structuredClone(value);
   }
 
@@ -782,7 +801,8 @@ export class BaseProxy {
 const proxyTypes = new Map<string, ProxyType>();
 
 function makeProxy(channel: Channel, reference: Reference, proxytype?: ProxyType): BaseProxy {
-  const P = proxytype ?? BUILTIN_PROXIES[reference.t] ?? AutoProxy;
+  const P = proxytype ?? proxyTypesByTypeid.get(reference.t) ?? BUILTIN_PROXIES[reference.t] ??
+    AutoProxy;
   channelForNext = channel;
   try {
     return new P({ typeid: reference.t, id: reference.i, exposed: reference.e });
@@ -1761,6 +1781,232 @@ export class QueueProxy<T = unknown> extends BaseProxy {
   }
 }
 
+/**
+ * The proxy of a manager's `AsyncResult` (a `PoolProxy`'s `applyAsync()` and `mapAsync()`).
+ *
+ * @typeParam T The result's type.
+ *
+ * @example Usage
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = await Manager();
+ * await using pool = await manager.Pool(1);
+ * const result = await pool.applyAsync((x: number) => x * 2, [21]);
+ * assert.equal(await result.get(), 42);
+ * assert.equal(await result.successful(), true);
+ * ```
+ */
+export class AsyncResultProxy<T = unknown> extends BaseProxy {
+  /**
+   * Waits for the result.
+   *
+   * @param timeout Milliseconds to wait at most.
+   * @returns The result.
+   * @throws {TimeoutError} If the timeout passed first.
+   */
+  get(timeout?: number): Promise<T> {
+    return this.callMethod("get", timeout === undefined ? [] : [timeout]) as Promise<T>;
+  }
+
+  /**
+   * Waits until the result is ready, or `timeout` passes.
+   *
+   * @param timeout Milliseconds to wait at most.
+   * @returns A promise that resolves then.
+   */
+  wait(timeout?: number): Promise<void> {
+    return this.callMethod("wait", timeout === undefined ? [] : [timeout]) as Promise<void>;
+  }
+
+  /**
+   * Whether the result is ready.
+   *
+   * @returns `true` once the task ended.
+   */
+  ready(): Promise<boolean> {
+    return this.callMethod("ready") as Promise<boolean>;
+  }
+
+  /**
+   * Whether the task ended without an error.
+   *
+   * @returns `true` if it did.
+   * @throws {Error} If it is not ready.
+   */
+  successful(): Promise<boolean> {
+    return this.callMethod("successful") as Promise<boolean>;
+  }
+}
+
+/**
+ * The proxy of a manager's `Pool()` (Python's `SyncManager.Pool`): a pool of the manager's
+ * own workers. Task functions travel as for any pool: self-contained, or `fromModule()`.
+ *
+ * @example Usage
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = await Manager();
+ * await using pool = await manager.Pool(2);
+ * assert.deepEqual(await pool.map((x: number) => x * x, [1, 2, 3]), [1, 4, 9]);
+ * ```
+ */
+export class PoolProxy extends BaseProxy {
+  /**
+   * Runs `fn(...args)` in a worker and resolves with its result.
+   *
+   * @typeParam A The arguments' types.
+   * @typeParam R What `fn` returns.
+   * @param fn The task: self-contained, or a `fromModule()` reference.
+   * @param args Its arguments (data).
+   * @returns Its result.
+   */
+  apply<A extends unknown[], R>(fn: TaskFunction<A, R>, args: A): Promise<Awaited<R>> {
+    return this.callMethod("apply", [functionDef(fn), args]) as Promise<Awaited<R>>;
+  }
+
+  /**
+   * Starts `fn(...args)` in a worker.
+   *
+   * @typeParam A The arguments' types.
+   * @typeParam R What `fn` returns.
+   * @param fn The task.
+   * @param args Its arguments.
+   * @returns A proxy of its `AsyncResult`.
+   */
+  applyAsync<A extends unknown[], R>(
+    fn: TaskFunction<A, R>,
+    args: A,
+  ): Promise<AsyncResultProxy<Awaited<R>>> {
+    return this.callMethod("applyAsync", [functionDef(fn), args]) as Promise<
+      AsyncResultProxy<Awaited<R>>
+    >;
+  }
+
+  /**
+   * Applies `fn` to every item, in chunks, and resolves with the results in order.
+   *
+   * @typeParam T The items' type.
+   * @typeParam R What `fn` returns.
+   * @param fn The task.
+   * @param items The items.
+   * @param chunksize Items a task.
+   * @returns The results.
+   */
+  map<T, R>(
+    fn: TaskFunction<[T], R>,
+    items: Iterable<T>,
+    chunksize?: number,
+  ): Promise<Awaited<R>[]> {
+    return this.callMethod("map", [functionDef(fn), [...items], chunksize]) as Promise<
+      Awaited<R>[]
+    >;
+  }
+
+  /**
+   * Starts `map()`.
+   *
+   * @typeParam T The items' type.
+   * @typeParam R What `fn` returns.
+   * @param fn The task.
+   * @param items The items.
+   * @param chunksize Items a task.
+   * @returns A proxy of its `AsyncResult`.
+   */
+  mapAsync<T, R>(
+    fn: TaskFunction<[T], R>,
+    items: Iterable<T>,
+    chunksize?: number,
+  ): Promise<AsyncResultProxy<Awaited<R>[]>> {
+    return this.callMethod("mapAsync", [functionDef(fn), [...items], chunksize]) as Promise<
+      AsyncResultProxy<Awaited<R>[]>
+    >;
+  }
+
+  /**
+   * Calls `fn(...args)` for every argument list, and resolves with the results in order.
+   *
+   * @typeParam A The arguments' types.
+   * @typeParam R What `fn` returns.
+   * @param fn The task.
+   * @param items The argument lists.
+   * @param chunksize Items a task.
+   * @returns The results.
+   */
+  starmap<A extends unknown[], R>(
+    fn: TaskFunction<A, R>,
+    items: Iterable<A>,
+    chunksize?: number,
+  ): Promise<Awaited<R>[]> {
+    return this.callMethod("starmap", [functionDef(fn), [...items], chunksize]) as Promise<
+      Awaited<R>[]
+    >;
+  }
+
+  /**
+   * Lets the submitted work finish, taking no more.
+   *
+   * @returns A promise that resolves once closed.
+   */
+  close(): Promise<void> {
+    return this.callMethod("close") as Promise<void>;
+  }
+
+  /**
+   * Stops the workers at once.
+   *
+   * @returns A promise that resolves once stopped.
+   */
+  terminate(): Promise<void> {
+    return this.callMethod("terminate") as Promise<void>;
+  }
+
+  /**
+   * Waits for the workers to end, after `close()` or `terminate()`.
+   *
+   * @returns A promise that resolves then.
+   */
+  join(): Promise<void> {
+    return this.callMethod("join") as Promise<void>;
+  }
+
+  /**
+   * Terminates the pool, as `await using` does.
+   *
+   * @returns A promise that resolves once stopped.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.terminate();
+  }
+}
+
+/** A manager pool's task: its definition as a function the pool can send on. */
+export function taskOf(def: unknown): Promise<unknown> {
+  const d = def as FunctionDef;
+  if (typeof d !== "object" || d === null || typeof d.name !== "string") {
+    return Promise.reject(
+      new TypeError(`Cannot run a task of ${describe(def)}: pass a function or fromModule()`),
+    );
+  }
+  if (typeof d.module === "string") return Promise.resolve(fromModule(d.module, d.name));
+  return loadFunction(d);
+}
+
+const POOL_EXPOSED = [
+  "apply",
+  "applyAsync",
+  "map",
+  "mapAsync",
+  "starmap",
+  "close",
+  "terminate",
+  "join",
+];
+const POOL_TYPEIDS = { applyAsync: "AsyncResult", mapAsync: "AsyncResult" };
+
 const BUILTIN_PROXIES: Record<string, ProxyType> = {
   Namespace: NamespaceProxy,
   dict: DictProxy,
@@ -1776,6 +2022,8 @@ const BUILTIN_PROXIES: Record<string, ProxyType> = {
   Barrier: BarrierProxy,
   Queue: QueueProxy,
   JoinableQueue: QueueProxy,
+  Pool: PoolProxy,
+  AsyncResult: AsyncResultProxy,
 };
 
 for (const P of [AutoProxy, ...Object.values(BUILTIN_PROXIES)]) proxyTypes.set(P.name, P);
@@ -1798,6 +2046,7 @@ const BUILTINS: Record<string, AnyFunction> = {
   Barrier: (parties: number, timeout?: number) => new BarrierReferent(parties, undefined, timeout),
   Queue: (maxsize?: number) => new Queue(maxsize),
   JoinableQueue: (maxsize?: number) => new JoinableQueue(maxsize),
+  Pool: (processes?: number) => new PoolReferent(new Pool(processes ?? undefined), taskOf),
 };
 
 const BUILTIN_EXPOSED: Record<string, readonly string[]> = {
@@ -1811,6 +2060,8 @@ const BUILTIN_EXPOSED: Record<string, readonly string[]> = {
   Barrier: ["wait", "reset", "abort", "getParties", "getNWaiting", "isBroken"],
   Queue: QUEUE_METHODS,
   JoinableQueue: [...QUEUE_METHODS, "taskDone", "join"],
+  Pool: POOL_EXPOSED,
+  AsyncResult: ["get", "wait", "ready", "successful"],
 };
 
 // ---- Managers -----------------------------------------------------------------------------------
@@ -1941,7 +2192,10 @@ export class BaseManager {
       methodToTypeid: options.methodToTypeid,
       proxytype: options.proxytype,
     });
-    if (options.proxytype !== undefined) proxyTypes.set(options.proxytype.name, options.proxytype);
+    if (options.proxytype !== undefined) {
+      proxyTypes.set(options.proxytype.name, options.proxytype);
+      proxyTypesByTypeid.set(typeid, options.proxytype);
+    }
     if (options.createMethod !== false && !(typeid in this.prototype)) {
       Object.defineProperty(this.prototype, typeid, {
         configurable: true,
@@ -2178,10 +2432,16 @@ export class SyncManager extends BaseManager {
       this.register(typeid, undefined, {
         exposed: BUILTIN_EXPOSED[typeid],
         proxytype: BUILTIN_PROXIES[typeid],
+        methodToTypeid: typeid === "Pool" ? POOL_TYPEIDS : undefined,
         createMethod: false,
       });
       registries.get(this)!.get(typeid)!.maker = typeid;
     }
+    this.register("AsyncResult", undefined, {
+      exposed: BUILTIN_EXPOSED.AsyncResult,
+      proxytype: AsyncResultProxy,
+      createMethod: false,
+    });
   }
 
   /**
@@ -2331,6 +2591,16 @@ export class SyncManager extends BaseManager {
    */
   JoinableQueue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
     return this.create("JoinableQueue", maxsize);
+  }
+
+  /**
+   * A pool of workers started by the manager.
+   *
+   * @param processes How many workers; `cpuCount()` by default.
+   * @returns The proxy.
+   */
+  Pool(processes?: number): Promise<PoolProxy> {
+    return this.create("Pool", ...(processes === undefined ? [] : [processes]));
   }
 }
 

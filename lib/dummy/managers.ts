@@ -4,9 +4,21 @@
  *
  * @module
  */
-import { type ManagerOptions, SyncManager } from "../managers.ts";
+import { PoolReferent } from "../_referents.ts";
+import { type ManagerOptions, PoolProxy, SyncManager, taskOf } from "../managers.ts";
+import { Pool } from "./pool.ts";
 
 class ThreadManager extends SyncManager {
+  static {
+    // Its Pool runs tasks on this thread too, as Python's dummy Manager().Pool is a ThreadPool.
+    this.register("Pool", (processes?: number) => new PoolReferent(new Pool(processes), taskOf), {
+      exposed: ["apply", "applyAsync", "map", "mapAsync", "starmap", "close", "terminate", "join"],
+      methodToTypeid: { applyAsync: "AsyncResult", mapAsync: "AsyncResult" },
+      proxytype: PoolProxy,
+      createMethod: false,
+    });
+  }
+
   constructor(options?: ManagerOptions) {
     super(options);
     this.useLocalServer();
