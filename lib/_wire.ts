@@ -103,8 +103,9 @@ export class WireCodec {
         const [kind, bytes] = outer(data) as [string, Uint8Array];
         const C = Object.hasOwn(TYPED_ARRAYS, kind) ? TYPED_ARRAYS[kind] : undefined;
         if (C === undefined) throw new TypeError(`Cannot decode a typed array of kind ${kind}`);
-        // A copy: the decoded bytes may sit at an offset the array type cannot start at.
-        return new C(bytes.slice().buffer);
+        // A copy of exactly these bytes: they may sit at an offset the array type cannot start
+        // at, inside a larger buffer.
+        return new C(new Uint8Array(bytes).buffer);
       },
     });
     codec.register({
@@ -165,6 +166,11 @@ export class WireCodec {
    * @returns The value.
    */
   decode(bytes: Uint8Array): unknown {
-    return this.#decoder.decode(bytes);
+    // A plain Uint8Array view: binary values are views of the input, and a Buffer's would be
+    // Buffers, which compare unequal to the Uint8Array that was sent.
+    const plain = bytes.constructor === Uint8Array
+      ? bytes
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return this.#decoder.decode(plain);
   }
 }

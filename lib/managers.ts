@@ -333,10 +333,15 @@ export class Server {
         conn.close();
         return;
       }
+      // Checked before it is taken apart: an authenticated peer may still send anything.
+      if (!Array.isArray(request) || request.length !== 4) {
+        conn.close();
+        return;
+      }
       const [callId, id, method, args] = request as [number, string, string, unknown[]];
       if (
-        !Array.isArray(request) || typeof callId !== "number" || typeof id !== "string" ||
-        typeof method !== "string" || !Array.isArray(args)
+        typeof callId !== "number" || typeof id !== "string" || typeof method !== "string" ||
+        !Array.isArray(args)
       ) {
         conn.close();
         return;
@@ -506,7 +511,12 @@ class SocketChannel implements Channel {
 
   /** Connects and authenticates, once. */
   connection(): Promise<SocketConnection> {
-    return this.#conn ??= this.#connect();
+    // A failed connection is not retried by this channel: the next SocketChannel.for() makes
+    // a new one, so that a manager started later can still be reached.
+    return this.#conn ??= this.#connect().catch((error) => {
+      this.#broken = error;
+      throw error;
+    });
   }
 
   async #connect(): Promise<SocketConnection> {
