@@ -316,6 +316,7 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
   #pending = new Map<number, Item>();
   #ready = new Deque<Item>();
   #waiters = new Deque<(item: IteratorResult<R>) => void>();
+  #serving = false;
   #pulling = false;
   #inputDone = false;
   #inputError: Item | undefined = undefined;
@@ -398,17 +399,27 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
   }
 
   #serve(): void {
-    while (this.#waiters.length > 0) {
-      const item = this.#take();
-      if (item === undefined) {
-        if (!this.#finished) return;
-        while (this.#waiters.length > 0) this.#waiters.shift()!({ done: true, value: undefined });
-        return;
+    // #take() refills, and the refill may end the input and call #serve() again: that inner
+    // call would hand out the waiter this loop is about to use, so it leaves the work here.
+    if (this.#serving) return;
+    this.#serving = true;
+    try {
+      while (this.#waiters.length > 0) {
+        const item = this.#take();
+        if (item === undefined) {
+          if (!this.#finished) return;
+          while (this.#waiters.length > 0) {
+            this.#waiters.shift()!({ done: true, value: undefined });
+          }
+          return;
+        }
+        const result = item.ok
+          ? item.result
+          : { done: false, value: item.result.value, error: true } as IteratorResult<R>;
+        this.#waiters.shift()!(result);
       }
-      const result = item.ok
-        ? item.result
-        : { done: false, value: item.result.value, error: true } as IteratorResult<R>;
-      this.#waiters.shift()!(result);
+    } finally {
+      this.#serving = false;
     }
   }
 

@@ -323,6 +323,32 @@ for (const [label, m] of entries) {
       assert.ok(widest <= 2 * 4096 + 2 * 5_000, `held ${widest} items at once`);
     });
 
+    test(
+      "Pool.imap() delivers every item when a late first result releases a full window",
+      slow,
+      async () => {
+        // With chunksize 1 the window is 4096 items a process, and the input fills it
+        // exactly, so its end is not seen yet. Item 0 finishes last; handing out the first of
+        // the others makes room, and the refill finds the end while next() is being served.
+        await using pool = new m.Pool(2);
+        const n = 2 * 4096;
+        const xs = Array.from({ length: n }, (_, i) => i);
+        let count = 0;
+        let sum = 0;
+        for await (
+          const y of pool.imap(async (x: number) => {
+            if (x === 0) await new Promise((r) => setTimeout(r, 200));
+            return x;
+          }, xs)
+        ) {
+          count++;
+          sum += y;
+        }
+        assert.equal(count, n);
+        assert.equal(sum, (n * (n - 1)) / 2);
+      },
+    );
+
     test("Pool.imap() throws a task's error at its place and can go on", async () => {
       await using pool = new m.Pool(2);
       const it = pool.imap((x: number) => {
