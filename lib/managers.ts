@@ -470,6 +470,8 @@ interface Pending {
 /** How proxies reach their manager: over TCP, or (dummy.ts) by direct calls. */
 interface Channel {
   call(id: string, method: string, args: unknown[]): Promise<unknown>;
+  /** Throws the `TypeError` a value that cannot travel gets, at once. */
+  check(value: unknown): void;
   /** What a proxy of this channel travels as to a worker; `undefined` if it cannot. */
   readonly route: Route | undefined;
 }
@@ -620,6 +622,10 @@ class SocketChannel implements Channel {
     });
   }
 
+  check(value: unknown): void {
+    this.#codec.encodeView(value);
+  }
+
   close(): void {
     void this.#conn?.then((conn) => conn.close(), () => {});
   }
@@ -629,35 +635,36 @@ class SocketChannel implements Channel {
 class LocalChannel implements Channel {
   readonly route: undefined = undefined;
   readonly #server: Server;
+  // Values go through the wire format both ways, so that what can travel, and what arrives,
+  // is the same as over TCP: a program behaves the same under either entry point.
+  readonly #toServer: WireCodec;
+  readonly #toClient: WireCodec;
+  #closed = false;
 
   constructor(server: Server) {
     this.#server = server;
+    this.#toServer = new WireCodec((record) => server.objectOf(record as Reference));
+    this.#toClient = new WireCodec((record) => makeProxy(this, record as Reference));
   }
 
   async call(id: string, method: string, args: unknown[]): Promise<unknown> {
-    const value = await this.#server.invoke(id, method, this.#copyIn(args) as unknown[]);
-    if (value instanceof HeldReference) return makeProxy(this, value.reference);
-    return structuredClone(value);
-  }
-
-  /** Copies data as the wire would; a proxy of this manager stands for its object. */
-  #copyIn(value: unknown): unknown {
-    if (value instanceof BaseProxy) return this.#server.objectOf(value.toWire() as Reference);
-    if (Array.isArray(value)) return value.map((v) => this.#copyIn(v));
-    if (
-      typeof value === "object" && value !== null &&
-      Object.getPrototypeOf(value) === Object.prototype
-    ) {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.#copyIn(v)]));
-    }
-    if (typeof value === "function" || typeof value === "symbol") {
-      throw new TypeError(
-        `Cannot send ${
-          describe(value)
-        } to a manager as only data travels there: null, booleans, numbers, bigints, strings, dates, arrays, plain objects, Maps, Sets, typed arrays, errors and proxies`,
+    if (this.#closed) {
+      throw new EOFError(
+        `Cannot call ${method}() as the manager was shut down: create a new Manager()`,
       );
     }
-    return structuredClone(value);
+    const copied = this.#toServer.decode(this.#toServer.encodeView(args)) as unknown[];
+    const value = await this.#server.invoke(id, method, copied);
+    if (value === undefined) return undefined;
+    return this.#toClient.decode(this.#toClient.encodeView(value));
+  }
+
+  check(value: unknown): void {
+    this.#toServer.encodeView(value);
+  }
+
+  close(): void {
+    this.#closed = true;
   }
 }
 
@@ -753,8 +760,15 @@ export class BaseProxy {
    * @throws {TypeError} If an argument cannot travel.
    */
   callMethod(method: string, args: unknown[] = []): Promise<unknown> {
+    // Optional arguments left out arrive left out: MessagePack would turn undefined into null.
+    let n = args.length;
+    while (n > 0 && args[n - 1] === undefined) n--;
     try {
-      return channels.get(this)!.call(references.get(this)!.i, method, args);
+      return channels.get(this)!.call(
+        references.get(this)!.i,
+        method,
+        n === args.length ? args : args.slice(0, n),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -912,6 +926,8 @@ export class NamespaceProxy extends BaseProxy {
       },
       set(target, prop, value) {
         if (typeof prop === "symbol" || prop in target) return false;
+        // A value that cannot travel throws here, from the assignment itself.
+        channels.get(target)!.check(value);
         target.set(prop, value).catch((error) => (target.#failed ??= error));
         return true;
       },
@@ -2354,6 +2370,11 @@ export class BaseManager {
    * @throws {RemoteError} If the server has no such typeid.
    */
   async create<P = BaseProxy>(typeid: string, ...args: unknown[]): Promise<P> {
+    if (this.#state === "shutdown") {
+      throw new Error(
+        `Cannot create ${JSON.stringify(typeid)} as the manager was shut down: create a new one`,
+      );
+    }
     const channel = this.#channel ??
       (this.#server !== undefined ? await this.#selfChannel() : undefined);
     if (channel === undefined) {
@@ -2401,7 +2422,9 @@ export class BaseManager {
   async shutdown(): Promise<void> {
     if (this.#state === "shutdown") return;
     this.#state = "shutdown";
-    if (this.#channel instanceof SocketChannel) this.#channel.close();
+    if (this.#channel instanceof SocketChannel || this.#channel instanceof LocalChannel) {
+      this.#channel.close();
+    }
     this.#channel = undefined;
     await this.#server?.close();
     await this.#worker?.terminate();

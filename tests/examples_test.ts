@@ -47,6 +47,8 @@ const SQUARES = "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]";
 const TESTED = [
   "dummy_switch.ts",
   "lock_ticket.ts",
+  "manager_countdown.ts",
+  "manager_namespace.ts",
   "module_function.ts",
   "monte_carlo_pi.ts",
   "pipe_hello.ts",
@@ -281,6 +283,101 @@ describe("examples", () => {
         assert.deepEqual(eaten.sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i));
       }
       assert.match(stdout, /^every bun eaten: the producers' join\(\) returned$/m);
+    },
+  );
+});
+
+// ---- Examples that run as several programs, a manager server and its clients over TCP ----------
+import { Program } from "./fixtures/tcp_programs.ts";
+
+TESTED.push(
+  "distributed_master.ts",
+  "distributed_worker.ts",
+  "remote_manager_client.ts",
+  "remote_manager_server.ts",
+);
+TESTED.sort();
+
+describe("examples over TCP", () => {
+  const example = (name: string) => new URL(`../examples/${name}`, import.meta.url);
+
+  test(
+    "examples/remote_manager_server.ts serves its list to each run of examples/remote_manager_client.ts",
+    TEST_OPTIONS,
+    async () => {
+      const server = new Program("current", example("remote_manager_server.ts"), ["0"]);
+      try {
+        const [, port] = await server.line(/^serving getList on 127\.0\.0\.1:(\d+)$/);
+        for (const expected of ["[]\n[1]\n", "[1]\n[1,1]\n"]) {
+          const client = new Program("current", example("remote_manager_client.ts"), [port]);
+          const { code, stdout } = await client.ended(RUN_TIMEOUT_MS);
+          assert.equal(code, 0, client.report);
+          assert.equal(stdout, expected);
+        }
+      } finally {
+        await server.kill();
+      }
+    },
+  );
+
+  test(
+    "examples/distributed_master.ts collects each result of examples/distributed_worker.ts once",
+    TEST_OPTIONS,
+    async () => {
+      const master = new Program("current", example("distributed_master.ts"), ["0", "6", "1"]);
+      let worker: Program | undefined;
+      try {
+        const [, port] = await master.line(/^master: serving on 127\.0\.0\.1:(\d+)$/);
+        worker = new Program("current", example("distributed_worker.ts"), [port]);
+        const done = await worker.ended(RUN_TIMEOUT_MS);
+        assert.equal(done.code, 0, worker.report);
+        assert.match(done.stdout, /^worker \w+ \d+: exit after 6 tasks$/m);
+        const { code, stdout } = await master.ended(RUN_TIMEOUT_MS);
+        assert.equal(code, 0, master.report);
+        assertInOrder(stdout, [
+          /^master: waiting for 1 worker$/,
+          /^master: worker \w+ \d+ is ready$/,
+          /^master: put 6 tasks and 1 sentinel$/,
+          ...Array.from({ length: 6 }, (_, i) => new RegExp(`^result: ${i + 1} \\* ${i + 1} = `)),
+          /^master: worker \w+ \d+ finished after 6 tasks$/,
+          /^summary: 6 of 6 tasks done exactly once by 1 worker$/,
+        ]);
+      } finally {
+        await worker?.kill();
+        await master.kill();
+      }
+    },
+  );
+});
+
+describe("examples of Manager()", () => {
+  test(
+    "examples/manager_namespace.ts shows the child's changes to the namespace, list and dict",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("manager_namespace.ts");
+      assert.match(
+        stdout,
+        /^PID: \d+\nns\.a: 9\nlproxy: \["a","b","c"\]\ndproxy: \{"b":0\}\n$/,
+      );
+    },
+  );
+
+  // With 20 processes instead of its 100 (each a worker of its own, up to 0.4 s on Node here):
+  // tests/managers_test.ts counts 100 down.
+  test(
+    "examples/manager_countdown.ts counts 20 processes down to exactly 0 under the lock",
+    TEST_OPTIONS,
+    async () => {
+      const result = await runChild(
+        new URL("../examples/manager_countdown.ts", import.meta.url),
+        ["20"],
+        RUN_TIMEOUT_MS,
+      );
+      const report = `\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
+      assert.ok(!result.timedOut, `examples/manager_countdown.ts did not end in time${report}`);
+      assert.equal(result.code, 0, report);
+      assert.equal(result.stdout, "20 processes each took 1 from 20 under the lock\ncount: 0\n");
     },
   );
 });
