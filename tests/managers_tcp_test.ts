@@ -501,6 +501,47 @@ describe("BaseManager over TCP", () => {
     },
   );
 
+  test(
+    "BaseManager.start() serves registered types from a worker; connect() reaches it from another manager",
+    slow,
+    async () => {
+      class Started extends mp.BaseManager {}
+      Started.register(
+        "Counter",
+        mp.fromModule<() => unknown>(
+          new URL("./fixtures/manager_types.ts", import.meta.url).href,
+          "makeCounter",
+        ),
+      );
+      Started.register("Echo", () => ({ echo: (x: unknown) => x }));
+      // A callable that is not self-contained cannot run in the manager's worker.
+      const outside = Number(String(3));
+      Started.register("Closure", () => outside);
+      await using server = new Started({ authkey: KEY });
+      await server.start();
+      const [host, port] = server.address;
+      assert.equal(host, "127.0.0.1");
+      assert.ok(port > 0);
+      await assert.rejects(server.start(), /started or connected before/);
+      // deno-lint-ignore no-explicit-any
+      const counter = await server.create<any>("Counter");
+      assert.equal(await counter.add(2), 2);
+      await using client = new Started({ address: [host, port], authkey: KEY });
+      await client.connect();
+      // deno-lint-ignore no-explicit-any
+      const other = await client.create<any>("Counter");
+      assert.equal(await other.add(5), 5);
+      assert.match(await other.digest(), /^[0-9a-f]{8}$/);
+      // deno-lint-ignore no-explicit-any
+      const echo = await client.create<any>("Echo");
+      assert.deepEqual(await echo.echo({ a: [1] }), { a: [1] });
+      await assert.rejects(client.create("Closure"), ReferenceError);
+      await assert.rejects(client.create("Nope"), mp.RemoteError);
+      await server.shutdown();
+      await assert.rejects(other.add(1), /Cannot reach the manager .* closed/);
+    },
+  );
+
   test("BaseManager's server listens on 127.0.0.1 unless told otherwise", slow, async () => {
     class Local extends mp.BaseManager {}
     Local.register("getList", () => []);
