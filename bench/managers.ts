@@ -15,9 +15,8 @@
  *
  * @module
  */
-import { execFile } from "node:child_process";
+import { type Figures, python, runtimeName } from "./_common.ts";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { BaseManager, fromModule, Manager } from "../mod.ts";
 
 const QUICK = process.argv.includes("--quick");
@@ -68,8 +67,6 @@ async function callsPerSecond(d: SetGet): Promise<number> {
 class RemoteManager extends BaseManager {}
 RemoteManager.register("getStore", fromModule<typeof getStore>(import.meta.url, "getStore"));
 
-type Figures = Record<string, number>;
-
 async function measure(): Promise<Figures> {
   const out: Figures = {};
   {
@@ -84,24 +81,11 @@ async function measure(): Promise<Figures> {
   return out;
 }
 
-function python(): Promise<Figures | undefined> {
-  const script = fileURLToPath(new URL("./python/managers.py", import.meta.url));
-  return new Promise((resolve) => {
-    execFile("python3", [script, ...(QUICK ? ["--quick"] : [])], { timeout: 300_000 }, (e, out) => {
-      resolve(e === null ? JSON.parse(out) as Figures : undefined);
-    });
-  });
-}
-
 if (import.meta.main) {
-  const rt = (globalThis as { Deno?: unknown }).Deno
-    ? "deno"
-    : (globalThis as { Bun?: unknown }).Bun
-    ? "bun"
-    : "node";
+  const rt = runtimeName();
   // One after the other: at the same time they would share the cores and slow each other.
   const ours = await measure();
-  const theirs = await python();
+  const theirs = await python("managers.py", QUICK ? ["--quick"] : []);
   const fmt = (n: number | undefined) => n === undefined ? "-" : `${(n / 1e3).toFixed(1)}k/s`;
   console.log(`managers on ${rt}${QUICK ? " (--quick)" : ""}, beside Python's multiprocessing`);
   console.log(`${"experiment".padEnd(22)}${"ours".padStart(11)}${"python".padStart(11)}  ratio`);

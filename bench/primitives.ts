@@ -15,9 +15,8 @@
  *
  * @module
  */
-import { execFile } from "node:child_process";
+import { type Figures, python, runtimeName } from "./_common.ts";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Lock, Pipe, Pool, Queue, Value } from "../mod.ts";
 import type { Connection } from "../mod.ts";
 
@@ -26,9 +25,6 @@ const N_QUEUE = QUICK ? 200_000 : 1_000_000;
 const N_LOCK = QUICK ? 2_000_000 : 5_000_000;
 const N_VALUE = QUICK ? 200_000 : 1_000_000;
 const N_PIPE = QUICK ? 10_000 : 50_000;
-
-/** Messages or operations per second, by experiment. */
-type Figures = Record<string, number>;
 
 // Each experiment runs REPEATS times and keeps its best rate, as Python's `timeit` advises:
 // the slower runs measure what else the machine was doing (on a shared 2-core VM, rates of
@@ -140,15 +136,6 @@ async function measure(): Promise<Figures> {
   };
 }
 
-function python(): Promise<Figures | undefined> {
-  const script = fileURLToPath(new URL("./python/primitives.py", import.meta.url));
-  return new Promise((resolve) => {
-    execFile("python3", [script, ...(QUICK ? ["--quick"] : [])], { timeout: 300_000 }, (e, out) => {
-      resolve(e === null ? JSON.parse(out) as Figures : undefined);
-    });
-  });
-}
-
 /** Targets of the process/queue/lock issue, in operations per second. */
 const TARGETS: Figures = {
   queue_worker_to_main: 1e6,
@@ -157,14 +144,10 @@ const TARGETS: Figures = {
   value_additions: 5e6,
 };
 
-const rt = (globalThis as { Deno?: unknown }).Deno
-  ? "deno"
-  : (globalThis as { Bun?: unknown }).Bun
-  ? "bun"
-  : "node";
+const rt = runtimeName();
 // One after the other: at the same time they would share the cores and slow each other.
 const ours = await measure();
-const theirs = await python();
+const theirs = await python("primitives.py", QUICK ? ["--quick"] : []);
 const fmt = (n: number | undefined) =>
   n === undefined ? "-" : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M/s` : `${(n / 1e3).toFixed(0)}k/s`;
 console.log(`primitives on ${rt}${QUICK ? " (--quick)" : ""}, beside Python's multiprocessing`);

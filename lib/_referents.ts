@@ -11,6 +11,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { describe } from "./reduction.ts";
+import { typedArrayOf } from "./sharedctypes.ts";
 import { Barrier } from "./synchronize.ts";
 
 function keyName(key: unknown): string {
@@ -282,34 +283,14 @@ export class ValueReferent {
   }
 }
 
-const STORAGE: Record<string, new (n: number) => ArrayLike<unknown> & { [i: number]: unknown }> = {
-  b: Int8Array,
-  B: Uint8Array,
-  h: Int16Array,
-  H: Uint16Array,
-  i: Int32Array,
-  I: Uint32Array,
-  l: Int32Array,
-  L: Uint32Array,
-  q: BigInt64Array,
-  Q: BigUint64Array,
-  f: Float32Array,
-  d: Float64Array,
-};
-
 /** An array of the manager (Python's `SyncManager.Array`), of one typecode. */
 export class ArrayReferent {
   #items: ArrayLike<unknown> & { [i: number]: unknown };
 
   constructor(typecode: string, init: number | unknown[]) {
-    const C = Object.hasOwn(STORAGE, typecode) ? STORAGE[typecode] : undefined;
-    if (C === undefined) {
-      throw new TypeError(
-        `Cannot create an Array of typecode ${
-          JSON.stringify(typecode)
-        } as it is unknown: use one of ${Object.keys(STORAGE).join(" ")}`,
-      );
-    }
+    const C = typedArrayOf(typecode, "an Array") as unknown as new (
+      n: number,
+    ) => ArrayLike<unknown> & { [i: number]: unknown };
     const values = typeof init === "number" ? undefined : init;
     this.#items = new C(values === undefined ? init as number : values.length);
     if (values !== undefined) values.forEach((v, i) => (this.#items[i] = v));

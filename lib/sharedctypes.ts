@@ -156,6 +156,15 @@ function holds(storage: Storage, value: unknown): boolean {
   return storage.type === "bigint" ? typeof value === "bigint" : typeof value === "number";
 }
 
+/**
+ * The typed array class of a typecode; a `TypeError` naming the typecodes for another.
+ *
+ * @internal For the manager's `Array()`, which holds a plain typed array of a typecode.
+ */
+export function typedArrayOf(typecode: unknown, what: string): TypedArrayConstructor {
+  return storageOf(typecode, what).ctor;
+}
+
 function storageOf(typecode: unknown, what: string): Storage {
   if (typeof typecode !== "string" || !Object.hasOwn(STORAGE, typecode)) {
     throw new TypeError(

@@ -22,7 +22,8 @@ export function runtimeCommand(file: string): [string, string[]] {
   return [process.execPath, [file]];
 }
 
-function childEnv(): Record<string, string> {
+/** The environment for a child program: this one's, without what would change how it runs. */
+export function childEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined) env[key] = value;
