@@ -21,7 +21,8 @@ import {
   mayHoldShared,
 } from "./reduction.ts";
 import { runtime } from "./runtime/mod.ts";
-import "./_shareables.ts";
+// Revivers of shared objects load when a batch holds one (loadRevivers): a worker that never
+// receives one starts without them.
 
 // deno-lint-ignore no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;

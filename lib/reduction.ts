@@ -450,9 +450,27 @@ export function encodeShared(value: unknown, seen: Set<object> = new Set()): unk
   return out ?? value;
 }
 
-// Kinds whose module is heavy and seldom needed (a manager's proxies need MessagePack and
-// sockets): workers import it only when a value they receive holds one.
+// The module that defines each kind. A pool worker imports none of them up front (they cost
+// a pool's start more than its workers' own start did): it imports one when a value it
+// receives holds an object of that kind (see loadRevivers).
+const synchronize = () => import("./synchronize.ts");
+const queues = () => import("./queues.ts");
+const sharedctypes = () => import("./sharedctypes.ts");
 const lazyKinds = new Map<string, () => Promise<unknown>>([
+  ["Lock", synchronize],
+  ["RLock", synchronize],
+  ["Semaphore", synchronize],
+  ["BoundedSemaphore", synchronize],
+  ["Condition", synchronize],
+  ["Event", synchronize],
+  ["Barrier", synchronize],
+  ["Queue", queues],
+  ["JoinableQueue", queues],
+  ["SimpleQueue", queues],
+  ["sharedctypes.RawValue", sharedctypes],
+  ["sharedctypes.Value", sharedctypes],
+  ["sharedctypes.Array", sharedctypes],
+  ["Connection", () => import("./connection.ts")],
   ["Proxy", () => import("./managers.ts")],
 ]);
 
@@ -478,7 +496,9 @@ function missingKinds(value: unknown, found: Set<string>, seen: Set<object>): vo
  * {@linkcode decodeShared}) holds; `undefined` when there is nothing to import.
  */
 export function loadRevivers(value: unknown): Promise<void> | undefined {
-  if ([...lazyKinds.keys()].every((kind) => revivers.has(kind))) return undefined;
+  if (revivers.size >= lazyKinds.size && [...lazyKinds.keys()].every((k) => revivers.has(k))) {
+    return undefined;
+  }
   const found = new Set<string>();
   missingKinds(value, found, new Set());
   if (found.size === 0) return undefined;
