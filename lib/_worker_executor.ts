@@ -1,6 +1,8 @@
 // The pool back end that runs tasks in Workers, one per slot, through lib/runtime/.
 import type { Executor, Job, Slot, SlotHooks, SlotInit } from "./_executor.ts";
 import {
+  Op,
+  packNumbers,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
@@ -100,7 +102,8 @@ class WorkerSlot implements Slot {
       tasks[t] = job.seq;
       tasks[t + 1] = def.id;
       tasks[t + 2] = job.op;
-      tasks[t + 3] = payloads === undefined ? job.payload : payloads[i];
+      const payload = payloads === undefined ? job.payload : payloads[i];
+      tasks[t + 3] = job.op === Op.map ? packNumbers(payload as unknown[]) : payload;
     }
     const message: RunMessage = { kind: "run", defs, tasks, shared };
     try {

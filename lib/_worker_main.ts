@@ -3,6 +3,7 @@
 import { isThenable } from "./_thenable.ts";
 import {
   Op,
+  packNumbers,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
@@ -149,8 +150,10 @@ async function runBatch(message: RunMessage): Promise<void> {
     let value: unknown;
     try {
       const payload = message.shared ? decodeShared(tasks[t + 3]) : tasks[t + 3];
-      value = start(loaded, tasks[t + 2] as Op, payload);
+      const op = tasks[t + 2] as Op;
+      value = start(loaded, op, payload);
       if (isThenable(value)) value = await value;
+      if (op !== Op.apply) value = packNumbers(value as unknown[]);
     } catch (error) {
       ok = 0;
       value = encodeError(explainFreeVariable(error, loaded.def) ?? error);

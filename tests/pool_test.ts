@@ -349,6 +349,22 @@ for (const [label, m] of entries) {
       },
     );
 
+    test("Pool.map() of numbers keeps each value exactly and returns a plain array", async () => {
+      await using pool = new m.Pool(2);
+      const special = [0, -0, NaN, Infinity, -Infinity, 2 ** 53 + 2, 5e-324, 0.1, -1.5e300];
+      const xs = Array.from({ length: 500 }, (_, i) => special[i % special.length] ?? i);
+      const same = await pool.map((x: number) => x, xs, 100);
+      assert.ok(Array.isArray(same));
+      assert.equal(same.length, xs.length);
+      for (let i = 0; i < xs.length; i++) assert.ok(Object.is(same[i], xs[i]), `item ${i}`);
+      const mixed = await pool.map((x: number) => (x === 0.1 ? "tenth" : x), xs, 100);
+      assert.equal(mixed[7], "tenth");
+      assert.ok(Object.is(mixed[1], -0));
+      const seen: string[] = [];
+      for await (const y of pool.imap((x: number) => typeof x, xs.slice(0, 200), 100)) seen.push(y);
+      assert.deepEqual(new Set(seen), new Set(["number"]));
+    });
+
     test("Pool.imap() throws a task's error at its place and can go on", async () => {
       await using pool = new m.Pool(2);
       const it = pool.imap((x: number) => {
