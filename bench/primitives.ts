@@ -20,16 +20,24 @@ import process from "node:process";
 import { Lock, Pipe, Pool, Queue, Value } from "../mod.ts";
 import type { Connection } from "../mod.ts";
 
-const QUICK = process.argv.includes("--quick");
-const N_QUEUE = QUICK ? 200_000 : 1_000_000;
-const N_LOCK = QUICK ? 2_000_000 : 5_000_000;
-const N_VALUE = QUICK ? 200_000 : 1_000_000;
-const N_PIPE = QUICK ? 10_000 : 50_000;
-
+let QUICK = process.argv.includes("--quick");
+let N_QUEUE = 0;
+let N_LOCK = 0;
+let N_VALUE = 0;
+let N_PIPE = 0;
 // Each experiment runs REPEATS times and keeps its best rate, as Python's `timeit` advises:
 // the slower runs measure what else the machine was doing (on a shared 2-core VM, rates of
 // one loop vary by up to half from run to run). Python's script does the same.
-const REPEATS = QUICK ? 1 : 5;
+let REPEATS = 0;
+
+function sizes(quick: boolean): void {
+  QUICK = quick;
+  N_QUEUE = quick ? 200_000 : 1_000_000;
+  N_LOCK = quick ? 2_000_000 : 5_000_000;
+  N_VALUE = quick ? 200_000 : 1_000_000;
+  N_PIPE = quick ? 10_000 : 50_000;
+  REPEATS = quick ? 1 : 5;
+}
 
 async function best(run: () => Promise<number>): Promise<number> {
   let rate = 0;
@@ -125,7 +133,14 @@ async function pipeRoundTrips(pool: Pool): Promise<number> {
   return rate;
 }
 
-async function measure(): Promise<Figures> {
+/**
+ * Runs the primitives experiments on this runtime.
+ *
+ * @param quick Smaller sizes and one run each, for a smoke test.
+ * @returns Operations a second, by experiment.
+ */
+export async function measurePrimitives(quick: boolean): Promise<Figures> {
+  sizes(quick);
   await using pool = new Pool(2);
   return {
     queue_worker_to_main: await best(() => queueToMain(pool)),
@@ -137,33 +152,35 @@ async function measure(): Promise<Figures> {
 }
 
 /** Targets of the process/queue/lock issue, in operations per second. */
-const TARGETS: Figures = {
+export const PRIMITIVE_TARGETS: Figures = {
   queue_worker_to_main: 1e6,
   queue_worker_to_worker: 1e6,
   lock_pairs: 20e6,
   value_additions: 5e6,
 };
 
-const rt = runtimeName();
-// One after the other: at the same time they would share the cores and slow each other.
-const ours = await measure();
-const theirs = await python("primitives.py", QUICK ? ["--quick"] : []);
-const fmt = (n: number | undefined) =>
-  n === undefined ? "-" : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M/s` : `${(n / 1e3).toFixed(0)}k/s`;
-console.log(`primitives on ${rt}${QUICK ? " (--quick)" : ""}, beside Python's multiprocessing`);
-console.log(
-  `${"experiment".padEnd(26)}${"ours".padStart(11)}${"python".padStart(11)}${"ratio".padStart(9)}${
-    "target".padStart(10)
-  }  verdict`,
-);
-for (const [name, value] of Object.entries(ours)) {
-  const py = theirs?.[name];
-  const target = TARGETS[name];
-  const ratio = py === undefined ? "-" : `${(value / py).toFixed(1)}x`;
-  const verdict = target === undefined ? "" : value >= target ? "met" : "missed";
+if (import.meta.main) {
+  const rt = runtimeName();
+  // One after the other: at the same time they would share the cores and slow each other.
+  const ours = await measurePrimitives(QUICK);
+  const theirs = await python("primitives.py", QUICK ? ["--quick"] : []);
+  const fmt = (n: number | undefined) =>
+    n === undefined ? "-" : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M/s` : `${(n / 1e3).toFixed(0)}k/s`;
+  console.log(`primitives on ${rt}${QUICK ? " (--quick)" : ""}, beside Python's multiprocessing`);
   console.log(
-    `${name.padEnd(26)}${fmt(value).padStart(11)}${fmt(py).padStart(11)}${ratio.padStart(9)}${
-      fmt(target).padStart(10)
-    }  ${verdict}`,
+    `${"experiment".padEnd(26)}${"ours".padStart(11)}${"python".padStart(11)}${
+      "ratio".padStart(9)
+    }${"target".padStart(10)}  verdict`,
   );
+  for (const [name, value] of Object.entries(ours)) {
+    const py = theirs?.[name];
+    const target = PRIMITIVE_TARGETS[name];
+    const ratio = py === undefined ? "-" : `${(value / py).toFixed(1)}x`;
+    const verdict = target === undefined ? "" : value >= target ? "met" : "missed";
+    console.log(
+      `${name.padEnd(26)}${fmt(value).padStart(11)}${fmt(py).padStart(11)}${ratio.padStart(9)}${
+        fmt(target).padStart(10)
+      }  ${verdict}`,
+    );
+  }
 }

@@ -1,0 +1,126 @@
+// What every experiment of bench/ uses: mitata's measurement, one table per experiment with
+// a summary in mitata's words ("1.95x faster than …"), and the record each experiment returns.
+import { measure } from "mitata";
+
+/** One variant of an experiment, as measured. */
+export interface Row {
+  /** What ran. */
+  name: string;
+  /** Mean time of one sample, in milliseconds. */
+  avg: number;
+  /** Best time of one sample, in milliseconds: what rates and ratios use. */
+  min: number;
+  /** Worst time, in milliseconds. */
+  max: number;
+  /** How many samples mitata took. */
+  samples: number;
+  /** Items (tasks, messages) one sample handles, for a rate; 0 for a plain time. */
+  items: number;
+}
+
+/** What an experiment reports: its rows, and named figures for the ratio table. */
+export interface Result {
+  /** The experiment's title. */
+  title: string;
+  /** The variants. */
+  rows: Row[];
+  /** Figures other tables refer to: times in ms (`…_ms`) and rates (`…_per_s`). */
+  figures: Record<string, number>;
+  /** Whether the rows are variants of one workload, so that comparing them means something. */
+  comparable?: boolean;
+}
+
+/** How long to measure: few samples in `--quick`, enough for a stable best otherwise. */
+export interface Budget {
+  quick: boolean;
+}
+
+// mitata collects garbage before measuring. Where no collector is exposed (Deno, and Node
+// without --expose-gc) its fallback allocates 1 GiB instead, which made the next samples up to
+// twice as slow and noisy in trials: use a real collector, or none.
+const host = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+const gc = host.Bun !== undefined
+  ? () => host.Bun!.gc(true)
+  : typeof host.gc === "function"
+  ? host.gc
+  : false;
+
+/**
+ * Times `fn` with mitata: one warm-up call, then samples until the budget is spent.
+ *
+ * @param name The variant's name.
+ * @param fn What one sample runs.
+ * @param budget Quick or full.
+ * @param items How many items one sample handles (for a rate), or 0.
+ * @param seconds The CPU time to spend in a full run.
+ */
+export async function time(
+  name: string,
+  fn: () => unknown,
+  budget: Budget,
+  items = 0,
+  seconds = 1,
+): Promise<Row> {
+  const options = budget.quick
+    ? { min_samples: 1, max_samples: 2, min_cpu_time: 0, gc }
+    : { min_samples: 3, max_samples: 30, min_cpu_time: seconds * 1e9, gc };
+  const stats = await measure(fn, options);
+  return {
+    name,
+    avg: stats.avg / 1e6,
+    min: stats.min / 1e6,
+    max: stats.max / 1e6,
+    samples: stats.samples.length,
+    items,
+  };
+}
+
+/** Items a second of a row, from its best sample. */
+export function rate(row: Row): number {
+  return row.items / (row.min / 1000);
+}
+
+/** A time for a table: `812.3 ms`, `41.2 µs`. */
+export function ms(value: number): string {
+  return value >= 1 ? `${value.toFixed(1)} ms` : `${(value * 1000).toFixed(1)} µs`;
+}
+
+/** A rate for a table: `3.21M/s`, `412k/s`, `950/s`. */
+export function perSecond(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return "-";
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M/s`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k/s`;
+  return `${value.toFixed(0)}/s`;
+}
+
+/** Lays out rows of cells in aligned columns, the first to the left. */
+export function columns(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  ");
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/**
+ * Prints an experiment's table and a summary in mitata's words: the fastest variant (by best
+ * sample) and how many times faster than each other one it is.
+ */
+export function report(result: Result): void {
+  const rows = result.rows.map((r) => [
+    r.name,
+    ms(r.avg),
+    ms(r.min),
+    ms(r.max),
+    String(r.samples),
+    r.items > 0 ? perSecond(rate(r)) : "",
+  ]);
+  console.log(`\n${result.title}`);
+  console.log(columns(["variant", "avg", "min", "max", "samples", "rate"], rows));
+  if (result.rows.length < 2 || result.comparable === false) return;
+  const [fastest, ...others] = [...result.rows].sort((a, b) => a.min - b.min);
+  console.log("\nsummary");
+  console.log(`  ${fastest.name}`);
+  for (const r of others) {
+    console.log(`   ${(r.min / fastest.min).toFixed(2)}x faster than ${r.name}`);
+  }
+}

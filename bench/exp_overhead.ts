@@ -1,0 +1,78 @@
+/**
+ * Experiment 6, overhead: 100,000 `applyAsync` calls of a tiny task; `map` over 10⁶ items
+ * with the default chunksize; `imap` with chunksize 1 over 100,000 items; and `Pool(2)` from
+ * construction to its first result, beside the runtime's bare cost of starting two Workers.
+ *
+ * @module
+ */
+import { Pool } from "../mod.ts";
+import { type Budget, rate, type Result, time } from "./_harness.ts";
+import { bareWorkerStart } from "./js_pools.ts";
+
+/** Runs the experiment. */
+export async function overhead(budget: Budget): Promise<Result> {
+  const q = budget.quick;
+  const nApply = q ? 10_000 : 100_000;
+  const nMap = q ? 100_000 : 1_000_000;
+  const nImap = q ? 10_000 : 100_000;
+  const inc = (x: number) => x + 1;
+  const xs = Array.from({ length: nMap }, (_, i) => i);
+  const ys = xs.slice(0, nImap);
+  const rows = [];
+  {
+    await using pool = new Pool(2);
+    await pool.map(inc, ys, 1);
+    rows.push(
+      await time(
+        `applyAsync × ${nApply}`,
+        async () => {
+          const results = [];
+          for (let i = 0; i < nApply; i++) results.push(pool.applyAsync(inc, [i]));
+          for (const r of results) await r.get();
+        },
+        budget,
+        nApply,
+      ),
+    );
+    rows.push(await time(`map of ${nMap} items`, () => pool.map(inc, xs), budget, nMap));
+    rows.push(
+      await time(
+        `imap of ${nImap} items, chunksize 1`,
+        async () => {
+          for await (const _ of pool.imap(inc, ys)) { /* consumed */ }
+        },
+        budget,
+        nImap,
+      ),
+    );
+  }
+  rows.push(
+    await time("Pool(2): start to first result", async () => {
+      const pool = new Pool(2);
+      await pool.apply(inc, [1]);
+      await pool.terminate();
+    }, budget),
+  );
+  // The bare cost: two Workers of a plain .mjs file, which no runtime needs to transform.
+  const bare = await bareWorkerStart({ typescript: false });
+  rows.push({
+    name: "two bare Workers started",
+    avg: bare,
+    min: bare,
+    max: bare,
+    samples: 1,
+    items: 0,
+  });
+  return {
+    title: "6. overhead: applyAsync, map and imap of a tiny task; a pool's start",
+    rows,
+    comparable: false,
+    figures: {
+      apply_async_per_s: rate(rows[0]),
+      map_items_per_s: rate(rows[1]),
+      imap1_items_per_s: rate(rows[2]),
+      pool_start_ms: rows[3].min,
+      bare_two_workers_ms: bare,
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Experiment 2, one process per task vs a pool (seed 003): 100 short tasks as 100 `Process`
+ * objects started and joined, against `Pool(4).map` over 100 items, pool start and end
+ * included.
+ *
+ * @module
+ */
+import { Pool, Process } from "../mod.ts";
+import { type Budget, type Result, time } from "./_harness.ts";
+
+/** A short task: a small sum. Self-contained, for the workers. */
+function task(i: number): number {
+  let s = 0;
+  for (let k = 0; k < 10_000; k++) s += k % (i + 1);
+  return s;
+}
+
+/** Runs the experiment. */
+export async function processes(budget: Budget): Promise<Result> {
+  const n = budget.quick ? 20 : 100;
+  const items = Array.from({ length: n }, (_, i) => i);
+  const rows = [
+    await time(`${n} Process objects`, async () => {
+      const ps = items.map((i) => new Process({ target: task, args: [i] }));
+      for (const p of ps) p.start();
+      for (const p of ps) await p.join();
+    }, budget),
+    await time(`Pool(4).map over ${n}`, async () => {
+      await using pool = new Pool(4);
+      await pool.map(task, items);
+    }, budget),
+  ];
+  return {
+    title: `2. ${n} short tasks: one Process each vs Pool(4), start and end included`,
+    rows,
+    figures: { processes_100_ms: rows[0].min, pool4_100_ms: rows[1].min },
+  };
+}
