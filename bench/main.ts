@@ -63,7 +63,7 @@ const EXPERIMENTS: Record<string, (budget: Budget) => Promise<Result>> = {
 };
 
 /** Everything one run measured, as bench/results/<runtime>.json holds it. */
-interface Run {
+export interface Run {
   runtime: string;
   version: string;
   quick: boolean;
@@ -76,7 +76,7 @@ interface Run {
 }
 
 /** A ratio against its target: `value ≥ target` (or `≤` where `atMost`). */
-interface Ratio {
+export interface Ratio {
   name: string;
   value: number | undefined;
   target: number | undefined;
@@ -198,13 +198,17 @@ function printRatios(list: Ratio[]): void {
   );
 }
 
-/** A bar chart of the ratios, written as SVG by hand: one bar a ratio, a line at its target. */
-function chart(run: Run): string {
+/**
+ * A bar chart of the ratios, written as SVG by hand: one bar a ratio, a dashed line at its
+ * target, on a log scale so that 1.2× and 60× both read.
+ */
+export function chart(run: Run): string {
   // Speed-ups only: the primitives' absolute rates are in the table.
   const bars = run.ratios.filter((r) => r.value !== undefined && r.unit === undefined);
-  const max = Math.max(2, ...bars.map((r) => Math.max(r.value!, r.target ?? 0))) * 1.1;
+  const max = Math.max(2, ...bars.map((r) => Math.max(r.value!, r.target ?? 0))) * 1.2;
+  const min = 0.25;
   const left = 290, width = 420, rowH = 24, top = 40;
-  const x = (v: number) => left + (v / max) * width;
+  const x = (v: number) => left + (Math.log(Math.max(v, min) / min) / Math.log(max / min)) * width;
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
   const rows = bars.map((r, i) => {
     const y = top + i * rowH;
@@ -226,6 +230,10 @@ function chart(run: Run): string {
         r.unit === undefined ? "×" : ` ${r.unit}`
       }</text>${target}`;
   });
+  // The 1× line: below it, slower.
+  const one = `<line x1="${x(1)}" y1="${top - 6}" x2="${x(1)}" y2="${
+    top + bars.length * rowH
+  }" stroke="#999"/><text x="${x(1)}" y="${top - 8}" text-anchor="middle" fill="#666">1×</text>`;
   const height = top + bars.length * rowH + 20;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${
     left + width + 80
