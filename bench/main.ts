@@ -240,9 +240,9 @@ export function chart(run: Run): string {
   }" height="${height}" font-family="sans-serif" font-size="12">` +
     `<text x="10" y="20" font-size="14" font-weight="bold">${
       esc(
-        `@mp/multiprocessing on ${run.runtime} ${run.version}: ratios (dashed: target; green met, red missed)`,
+        `@mp/multiprocessing on ${run.runtime} ${run.version}: ratios, log scale (dashed: target; green met, red missed)`,
       )
-    }</text>${rows.join("")}</svg>\n`;
+    }</text>${one}${rows.join("")}</svg>\n`;
 }
 
 async function runHere(): Promise<Run> {
