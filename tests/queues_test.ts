@@ -429,6 +429,43 @@ describe("SimpleQueue (one thread)", () => {
   });
 });
 
+/** Some way for a test to put and get Tagged items: a Queue or a SimpleQueue. */
+interface TaggedQueue {
+  put(item: Tagged | null): Promise<void>;
+  get(): Promise<Tagged | null>;
+}
+
+/**
+ * Starts the worker producers and consumers, produces `count` items and consumes beside them
+ * on the main thread, ends every consumer with a sentinel, and checks that each item arrived
+ * once, in its producer's order, and that every process ended with 0.
+ */
+async function runWithMain(
+  q: TaggedQueue,
+  results: { get(): Promise<Tagged[]> },
+  producers: Process[],
+  consumers: Process[],
+  count: number,
+): Promise<void> {
+  for (const p of [...producers, ...consumers]) p.start();
+  const mine: Tagged[] = [];
+  const consuming = (async () => {
+    for (;;) {
+      const item = await q.get();
+      if (item === null) return;
+      mine.push(item);
+    }
+  })();
+  for (let i = 0; i < count; i++) await q.put({ p: "main", i });
+  for (const p of producers) await p.join();
+  for (let i = 0; i < 3; i++) await q.put(null);
+  await consuming;
+  const all = [mine, await results.get(), await results.get()];
+  for (const c of consumers) await c.join();
+  assertEachOnceInOrder(all, ["main", "w1", "w2"], count);
+  for (const p of [...producers, ...consumers]) assert.equal(p.exitcode, 0);
+}
+
 describe("Queue (across workers)", () => {
   test(
     "Queue serves many producers and consumers, keeping each producer's order",
@@ -440,23 +477,7 @@ describe("Queue (across workers)", () => {
       // Two worker producers and the main thread; two worker consumers and the main thread.
       const producers = [new Producer(q, "w1", count), new Producer(q, "w2", count)];
       const consumers = [new Consumer(q, results), new Consumer(q, results)];
-      for (const p of [...producers, ...consumers]) p.start();
-      const mine: Tagged[] = [];
-      const consume = (async () => {
-        for (;;) {
-          const item = await q.get();
-          if (item === null) return;
-          mine.push(item);
-        }
-      })();
-      for (let i = 0; i < count; i++) await q.put({ p: "main", i });
-      for (const p of producers) await p.join();
-      for (let i = 0; i < 3; i++) await q.put(null);
-      await consume;
-      const all = [mine, await results.get(), await results.get()];
-      for (const c of consumers) await c.join();
-      assertEachOnceInOrder(all, ["main", "w1", "w2"], count);
-      for (const p of [...producers, ...consumers]) assert.equal(p.exitcode, 0);
+      await runWithMain(q, results, producers, consumers, count);
     },
   );
 
@@ -485,23 +506,7 @@ describe("Queue (across workers)", () => {
         new Process({ target: produce, args: [q, tag, count] })
       );
       const consumers = [0, 1].map(() => new Process({ target: consume, args: [q, results] }));
-      for (const p of [...producers, ...consumers]) p.start();
-      const mine: Tagged[] = [];
-      const consuming = (async () => {
-        for (;;) {
-          const item = await q.get();
-          if (item === null) return;
-          mine.push(item);
-        }
-      })();
-      for (let i = 0; i < count; i++) await q.put({ p: "main", i });
-      for (const p of producers) await p.join();
-      for (let i = 0; i < 3; i++) await q.put(null);
-      await consuming;
-      const all = [mine, await results.get(), await results.get()];
-      for (const c of consumers) await c.join();
-      assertEachOnceInOrder(all, ["main", "w1", "w2"], count);
-      for (const p of [...producers, ...consumers]) assert.equal(p.exitcode, 0);
+      await runWithMain(q, results, producers, consumers, count);
     },
   );
 
