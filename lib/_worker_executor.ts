@@ -19,9 +19,9 @@ import {
   mayHoldShared,
   type WireError,
 } from "./reduction.ts";
-import { runtime, type WorkerHandle } from "./runtime/mod.ts";
+import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
 
-const workerMain = new URL("./_worker_main.ts", import.meta.url);
+const workerMain = entryModule("_worker_main", import.meta.url);
 
 class WorkerSlot implements Slot {
   readonly pid: number;

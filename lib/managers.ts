@@ -52,7 +52,7 @@ import {
   sharedObjectCreated,
   type TaskFunction,
 } from "./reduction.ts";
-import { runtime, type WorkerHandle } from "./runtime/mod.ts";
+import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
 import {
   type AcquireOptions,
   BoundedSemaphore,
@@ -2318,7 +2318,7 @@ export class BaseManager {
       maxFrame: this.#maxFrame,
       handshakeTimeout: this.#handshakeTimeout,
     };
-    const worker = runtime().spawn(new URL("./_manager_main.ts", import.meta.url), {
+    const worker = runtime().spawn(entryModule("_manager_main", import.meta.url), {
       name: "SyncManager",
       data,
     });

@@ -14,9 +14,9 @@ import {
   loadFunction,
   type TaskFunction,
 } from "./reduction.ts";
-import { runtime, type WorkerHandle } from "./runtime/mod.ts";
+import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
 
-const processMain = new URL("./_process_main.ts", import.meta.url);
+const processMain = entryModule("_process_main", import.meta.url);
 
 /** Options for {@linkcode Process}'s constructor, as Python's keyword arguments. */
 export interface ProcessOptions {

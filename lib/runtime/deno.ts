@@ -19,7 +19,16 @@ const deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
 /** The adapter for Deno 2. */
 export const denoRuntime: Runtime = {
   name: "deno",
-  spawn: (url, options) => spawnThread(url, options),
+  // Deno's `node:worker_threads` starts only `file:` and `data:` modules: a module served
+  // from elsewhere (the library imported from a URL, as JSR serves it) starts from a one-line
+  // `data:` module that imports it.
+  spawn: (url, options) =>
+    spawnThread(
+      url.protocol === "file:" || url.protocol === "data:"
+        ? url
+        : new URL(`data:text/javascript,import ${encodeURIComponent(JSON.stringify(url.href))};`),
+      options,
+    ),
   cpuCount: () => navigator.hardwareConcurrency,
   osPid: () => deno.pid,
   threadId: currentThreadId,

@@ -20,3 +20,16 @@ export function runtime(): Runtime {
   }
   return detected;
 }
+
+/**
+ * The URL of the worker entry module `name` beside `base` (the caller's `import.meta.url`),
+ * with `base`'s own extension: `.ts` where the library runs from source (a checkout, a URL),
+ * `.js` where it was compiled (JSR's npm layer, the npm package), whose build rewrites
+ * imports but not URLs.
+ */
+export function entryModule(name: string, base: string): URL {
+  const path = new URL(base).pathname;
+  const dot = path.lastIndexOf(".");
+  const ext = dot > path.lastIndexOf("/") ? path.slice(dot) : ".js";
+  return new URL(`./${name}${ext}`, base);
+}
