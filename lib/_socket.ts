@@ -48,6 +48,19 @@ export class FrameError extends Error {
 interface Waiter {
   resolve(frame: Uint8Array): void;
   reject(error: unknown): void;
+  /** Whether this wait holds a reference that keeps the program alive. */
+  held: boolean;
+}
+
+/** How {@linkcode SocketConnection.recv} waits. */
+export interface RecvOptions {
+  /**
+   * Whether waiting keeps the program alive. A reader that always waits for the next frame
+   * (a client's reply loop) passes `false`, and refs the connection only while it expects one.
+   *
+   * @default {true}
+   */
+  ref?: boolean;
 }
 
 /**
@@ -114,7 +127,7 @@ export class SocketConnection {
       this.#need = -1;
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) {
-        this.#release();
+        if (waiter.held) this.#release();
         waiter.resolve(frame);
       } else {
         this.#frames.push(frame);
@@ -178,15 +191,17 @@ export class SocketConnection {
   /**
    * Receives the next frame.
    *
+   * @param options Whether waiting keeps the program alive.
    * @returns The frame's bytes.
    */
-  recv(): Promise<Uint8Array> {
+  recv(options: RecvOptions = {}): Promise<Uint8Array> {
     const frame = this.#frames.shift();
     if (frame !== undefined) return Promise.resolve(frame);
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
+    const held = options.ref ?? true;
     return new Promise((resolve, reject) => {
-      this.#hold();
-      this.#waiters.push({ resolve, reject });
+      if (held) this.#hold();
+      this.#waiters.push({ resolve, reject, held });
     });
   }
 

@@ -563,9 +563,16 @@ class SocketChannel implements Channel {
     for (;;) {
       let reply: [number, number, unknown];
       try {
-        reply = this.#codec.decode(await conn.recv()) as [number, number, unknown];
+        // This wait never ends while connected: it does not keep the program alive by
+        // itself. Each call refs the connection until its reply arrives (#send), so a
+        // pending call does, and an idle connection does not (Python's client exits).
+        const frame = await conn.recv({ ref: false });
+        reply = this.#codec.decode(frame) as [number, number, unknown];
       } catch (error) {
         this.#fail(error);
+        // A reply that cannot be read breaks the channel: closed, it no longer holds the
+        // program for the calls that were waiting.
+        conn.close();
         return;
       }
       const pending = this.#pending.get(reply[0]);
@@ -616,9 +623,12 @@ class SocketChannel implements Channel {
 
   #send(conn: SocketConnection, callId: number, bytes: Uint8Array): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#pending.set(callId, { resolve, reject });
-      conn.ref();
+      // Sent first: on a connection that has just ended, send() throws (the rejection), and
+      // the call is neither left pending nor holding the program.
       conn.send(bytes);
+      this.#pending.set(callId, { resolve, reject });
+      // Until its reply arrives (#read), this call keeps the program alive.
+      conn.ref();
     });
   }
 

@@ -240,6 +240,30 @@ describe("BaseManager over TCP", () => {
   );
 
   test(
+    "BaseManager.connect(): a client program that never shuts down ends once its work is done, and the server keeps serving",
+    slow,
+    async () => {
+      const { server, port } = await startServer(SERVER, [KEY]);
+      try {
+        const idle = await new Program("current", CLIENT, [String(port), KEY, "leave", "1"])
+          .ended(30_000);
+        assert.equal(idle.signal, null, `the client did not end by itself${idle.stderr}`);
+        assert.equal(idle.code, 0, idle.stderr);
+        assert.equal(idle.stdout, 'before []\nafter ["1"]\n');
+        assert.equal(idle.stderr, "");
+        // serveForever() keeps its program alive and serving after the client went away.
+        const next = await new Program("current", CLIENT, [String(port), KEY, "append", "2"])
+          .ended();
+        assert.equal(next.code, 0, next.stderr);
+        assert.equal(next.stdout, 'before ["1"]\nafter ["1","2"]\n');
+        assert.ok(server.running, `the server ended${server.report}`);
+      } finally {
+        await server.kill();
+      }
+    },
+  );
+
+  test(
     "BaseManager: a server on this runtime serves clients on the other two, every value intact both ways",
     slow,
     async () => {

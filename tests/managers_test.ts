@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import { DictReferent, ListReferent, NamespaceReferent } from "../lib/_referents.ts";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
+import { runChild } from "./_child.ts";
 import type { AcquirerProxy, DictProxy, ListProxy, NamespaceProxy, QueueProxy } from "../mod.ts";
 
 /** Tests that start workers (Bun's default limit is 5 s). */
@@ -576,6 +577,21 @@ for (const [label, m] of entries) {
         }
         await assert.rejects(list.append(new Point()), TypeError);
         assert.deepEqual(await list.copy(), []);
+      },
+    );
+
+    test(
+      "Manager() left running does not keep a program alive once its work is done",
+      long,
+      async () => {
+        const program = new URL("./fixtures/manager_exit_program.ts", import.meta.url);
+        const entry = label === "dummy.ts" ? "dummy" : "mod";
+        const { code, timedOut, stdout, stderr } = await runChild(program, [entry], 30_000);
+        assert.equal(timedOut, false, `the program did not end by itself\n${stdout}${stderr}`);
+        assert.equal(code, 0, stderr);
+        assert.equal(stdout, 'done [1,[1,2],2,"item",false]\n');
+        // Nothing fails at exit, with the manager's worker and its connections still open.
+        assert.equal(stderr, "");
       },
     );
 
