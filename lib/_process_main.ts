@@ -1,6 +1,7 @@
 // The module every Process's Worker starts with: it runs the target or the subclass's run(),
 // then ends the Worker with Python's exit code.
 import process from "node:process";
+import { errorText, importModule } from "./_bootstrap.ts";
 import type { ProcessInit } from "./_protocol.ts";
 import { Process, rebuildProcess } from "./process.ts";
 import { decodeShared, explainFreeVariable, loadFunction, loadRevivers } from "./reduction.ts";
@@ -17,7 +18,7 @@ async function main(): Promise<number> {
     let result: unknown;
     if (init.subclass !== undefined) {
       const { module, name } = init.subclass;
-      const cls = (await import(module) as Record<string, unknown>)[name];
+      const cls = (await importModule(module, `the Process subclass '${name}'`))[name];
       if (typeof cls !== "function" || !(cls.prototype instanceof Process)) {
         throw new TypeError(
           `Cannot run ${init.name} as module ${module} exports no Process subclass named '${name}': export the class under its own name`,
@@ -37,10 +38,7 @@ async function main(): Promise<number> {
     await result;
     return 0;
   } catch (error) {
-    const text = error instanceof Error
-      ? (error.stack ?? `${error.name}: ${error.message}`)
-      : String(error);
-    console.error(`Process ${init.name}:\n${text}`);
+    console.error(`Process ${init.name}:\n${errorText(error)}`);
     return 1;
   }
 }

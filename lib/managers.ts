@@ -28,6 +28,7 @@ import {
   SocketConnection,
 } from "./_socket.ts";
 import { WireCodec } from "./_wire.ts";
+import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import {
   ArrayReferent,
   BarrierReferent,
@@ -2307,6 +2308,7 @@ export class BaseManager {
    *   `fromModule()` reference.
    */
   async start(): Promise<void> {
+    checkNotBootstrapping("a manager");
     this.#checkInitial("start");
     this.#state = "started";
     const types = [...registryOf(this.constructor)].map((
@@ -2341,9 +2343,12 @@ export class BaseManager {
       });
       worker.onExit((code, error) =>
         reject(
-          new Error(`Cannot start the manager's server as its worker ended with code ${code}`, {
-            cause: error,
-          }),
+          new Error(
+            `Cannot start the manager's server as its worker ended with code ${code}${
+              error === undefined ? "" : ` after an uncaught ${errorText(error, false)}`
+            }`,
+            { cause: error },
+          ),
         )
       );
     });

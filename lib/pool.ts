@@ -5,6 +5,7 @@
  * @module
  */
 import { BackendRegistry } from "./_backends.ts";
+import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import { checkTimeout } from "./_validate.ts";
 import { Deque } from "./_deque.ts";
 import type { Executor, Job, Sink, Slot, SlotHooks } from "./_executor.ts";
@@ -688,6 +689,8 @@ export abstract class BasePool implements AsyncDisposable {
   #pumpScheduled = false;
   #rotate = 0;
   #ended: { promise: Promise<void>; resolve: () => void };
+  /** Why a worker could not start: set, the pool starts no more workers. */
+  #startFailure: WorkerExitError | undefined = undefined;
   #hooks: SlotHooks;
   #holder: Holder;
 
@@ -701,6 +704,7 @@ export abstract class BasePool implements AsyncDisposable {
    */
   constructor(options?: number | PoolOptions) {
     this.#executor = executors.find(new.target);
+    checkNotBootstrapping("a Pool");
     const opts: PoolOptions = typeof options === "object" && options !== null
       ? options
       : { processes: options as number | undefined };
@@ -1192,7 +1196,14 @@ export abstract class BasePool implements AsyncDisposable {
     // Workers that died while starting are replaced only when there is work for them.
     let live = 0;
     for (const state of this.#slots.values()) if (!state.retiring) live++;
-    for (; live < this.#processes; live++) this.#spawn();
+    if (this.#startFailure === undefined) {
+      for (; live < this.#processes; live++) this.#spawn();
+    } else if (live === 0) {
+      // No worker could start, and new ones would not either: fail the work at once.
+      for (const job of this.#queue.drain()) this.#finishJob(job, false, this.#startFailure);
+      this.#checkIdle();
+      return;
+    }
     const states = [...this.#slots.values()];
     const share = Math.ceil(this.#queue.length / this.#processes);
     const first = this.#rotate++ % states.length;
@@ -1283,28 +1294,32 @@ export abstract class BasePool implements AsyncDisposable {
     const state = this.#slots.get(slot);
     if (state === undefined) return;
     this.#slots.delete(slot);
+    const cause = error === undefined ? undefined : { cause: error };
+    const detail = error === undefined ? "" : ` after an uncaught ${errorText(error, false)}`;
+    if (!state.ready && !state.retiring && this.#state !== "terminate") {
+      // It ended before it could run anything: its modules did not load, or its initializer
+      // ended it. Workers started after it would end alike, one after another, so the pool
+      // starts no more, and its work fails with the cause once no worker is left.
+      const failure = new WorkerExitError(
+        `Cannot run the task as the pool's worker ${slot.name} (pid ${slot.pid}) could not start: it ended with exit code ${exitCode}${detail}`,
+        exitCode,
+        cause,
+      );
+      this.#startFailure ??= failure;
+      for (const job of state.inFlight.drain()) this.#finishJob(job, false, failure);
+    }
     if (this.#state !== "terminate" && state.inFlight.length > 0) {
       const running = slot.running();
-      const cause = error === undefined ? undefined : { cause: error };
-      const detail = error instanceof Error
-        ? ` after an uncaught ${error.name}: ${error.message}`
-        : "";
       const failure = new WorkerExitError(
         `Worker ${slot.name} (pid ${slot.pid}) ended with exit code ${exitCode}${detail} while running this task; the pool started a new worker in its place`,
         exitCode,
         cause,
       );
+      // Only the task it was running fails; the ones queued behind it go back to the pool.
       const jobs = state.inFlight.drain();
-      if (!state.ready) {
-        // It died before it could run anything (its initializer?): fail what it held rather
-        // than hand the same work to worker after worker.
-        for (const job of jobs) this.#finishJob(job, false, failure);
-      } else {
-        // Only the task it was running fails; the ones queued behind it go back to the pool.
-        for (let i = jobs.length - 1; i >= 0; i--) {
-          if (jobs[i].seq === running) this.#finishJob(jobs[i], false, failure);
-          else this.#queue.unshift(jobs[i]);
-        }
+      for (let i = jobs.length - 1; i >= 0; i--) {
+        if (jobs[i].seq === running) this.#finishJob(jobs[i], false, failure);
+        else this.#queue.unshift(jobs[i]);
       }
     }
     if (

@@ -5,6 +5,7 @@
  * @module
  */
 import { BackendRegistry } from "./_backends.ts";
+import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import type { ProcessInit } from "./_protocol.ts";
 import { allocatePid, currentProcess, nextChildIdentity } from "./context.ts";
 import {
@@ -216,6 +217,7 @@ export abstract class BaseProcess {
         `Cannot start ${this.#name} twice: a process runs once, so create a new Process`,
       );
     }
+    checkNotBootstrapping(this.#name);
     const { pid, counter } = allocatePid();
     const handle = this.#backend.start(this, {
       name: this.#name,
@@ -453,6 +455,9 @@ const workerBackend: ProcessBackend = {
     try {
       worker = runtime().spawn(processMain, { name: spec.name, data: init });
     } catch (error) {
+      // Anything else (Deno's NotCapable, without read access to the worker's module) says
+      // its own cause.
+      if ((error as { name?: unknown } | null)?.name !== "DataCloneError") throw error;
       throw new TypeError(
         `Cannot start ${spec.name} as its arguments cannot be cloned: ${
           error instanceof Error ? error.message : String(error)
@@ -461,7 +466,13 @@ const workerBackend: ProcessBackend = {
       );
     }
     return {
-      onExit: (listener) => worker.onExit((code) => listener(code)),
+      onExit: (listener) =>
+        worker.onExit((code, error) => {
+          // An error the child could not print itself, such as a module of it that failed to
+          // load: printed as the child prints a run()'s error, as Python prints its traceback.
+          if (error !== undefined) console.error(`Process ${spec.name}:\n${errorText(error)}`);
+          listener(code);
+        }),
       stop: () => void worker.terminate(),
       ref: () => worker.ref(),
       unref: () => worker.unref(),

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { importModule } from "./_bootstrap.ts";
 import {
   AuthenticationError,
   BrokenBarrierError,
@@ -172,11 +173,15 @@ export function functionDef(fn: unknown, role: string = "task"): FunctionDef {
 
 /**
  * Turns a {@linkcode FunctionDef} back into a function, inside a worker (or on the calling
- * thread for the dummy pool's module references).
+ * thread for the dummy pool's module references). A module is imported as the worker's
+ * bootstrapping (lib/_bootstrap.ts): its top-level code may not start pools.
+ *
+ * @throws {Error} If the module cannot be loaded (naming it), does not export the function,
+ *   or its top-level code starts a Pool, Process or manager.
  */
 export async function loadFunction(def: FunctionDef): Promise<AnyFunction> {
   if (def.module !== undefined) {
-    const mod = await import(def.module) as Record<string, unknown>;
+    const mod = await importModule(def.module, `the function '${def.name}'`);
     const fn = mod[def.name];
     if (typeof fn !== "function") {
       throw new TypeError(
