@@ -19,6 +19,7 @@
  *
  * @module
  */
+import "./lib/_version.ts";
 export { Pool } from "./lib/dummy/pool.ts";
 export { Process } from "./lib/dummy/process.ts";
 export { Manager } from "./lib/dummy/managers.ts";

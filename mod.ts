@@ -28,6 +28,7 @@
  *
  * @module
  */
+import "./lib/_version.ts";
 export { Pool } from "./lib/pool.ts";
 export { Process } from "./lib/process.ts";
 export { Manager } from "./lib/managers.ts";

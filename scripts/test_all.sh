@@ -178,6 +178,14 @@ run_runtime() { # name cmd...
   add_result "$name" "$p" "$f" "$note"
 }
 
+# Node 22, for the consumer tests (tests/installed_test.ts) that run the installed library on
+# it from Node's run: installed from the npm registry into scripts/node22 when missing.
+if [[ " $RUNTIMES " == *" node "* ]] && [ ! -x scripts/node22/node_modules/.bin/node ]; then
+  echo "+ npm ci --prefix scripts/node22 (Node 22 for the consumer tests)"
+  npm ci --prefix scripts/node22 --no-audit --no-fund >"$TMPDIR_T/node22.log" 2>&1 ||
+    tail -n 20 "$TMPDIR_T/node22.log"
+fi
+
 for rt in $RUNTIMES; do
   case "$rt" in
     deno)

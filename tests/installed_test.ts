@@ -9,9 +9,10 @@
 // run, from scripts/node22, which scripts/test_all.sh installs). Each feature of the program
 // is a test of its own; the program runs once per form and task-module kind.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -30,7 +31,6 @@ import { childEnv } from "./_child.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CONSUMER = join(ROOT, "tests", "consumer");
-const BIN = join(ROOT, "node_modules", ".bin");
 /** Installs and program runs start workers and npm: Bun's default limit is 5 s. */
 const slow = { timeout: 240_000 };
 
@@ -109,13 +109,22 @@ const tarball = once(async () => {
   return join(out, stdout.trim().split("\n").at(-1)!);
 });
 
-/** A new user project: a package.json, the program (importing `library`) and its task modules. */
-function userProject(name: string, library: string): string {
+/**
+ * A new user project: the program (importing `library`), its task modules, and a package.json
+ * (npm's projects) or a deno.json (a Deno project).
+ */
+function userProject(
+  name: string,
+  library: string,
+  manifest: "package.json" | "deno.json",
+): string {
   const dir = join(workspace, name);
   mkdirSync(dir);
   writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({ name: `user-${name}`, private: true, type: "module" }),
+    join(dir, manifest),
+    JSON.stringify(
+      manifest === "deno.json" ? {} : { name: `user-${name}`, private: true, type: "module" },
+    ),
   );
   const program = readFileSync(join(CONSUMER, "program.mjs"), "utf8");
   writeFileSync(join(dir, "program.mjs"), program.replace('"LIBRARY"', JSON.stringify(library)));
@@ -125,7 +134,7 @@ function userProject(name: string, library: string): string {
 
 /** A project with the `npm pack` tarball installed by npm. */
 const npmProject = once(async () => {
-  const dir = userProject("npm", "@mp/multiprocessing");
+  const dir = userProject("npm", "@mp/multiprocessing", "package.json");
   await mustRun(
     "npm",
     ["install", "--no-audit", "--no-fund", "--prefer-offline", await tarball()],
@@ -147,7 +156,7 @@ function filesUnder(dir: string): string[] {
  */
 const jsrProject = once(async () => {
   const dist = await built();
-  const dir = userProject("jsr", "@jsr/mp__multiprocessing");
+  const dir = userProject("jsr", "@jsr/mp__multiprocessing", "package.json");
   const pkg = join(dir, "node_modules", "@jsr", "mp__multiprocessing");
   for (const file of filesUnder(dist)) {
     const target = file.endsWith(".d.ts") ? join(pkg, "_dist", file) : join(pkg, file);
@@ -205,7 +214,7 @@ const jsrServer = once(async () => {
 
 const urlProject = once(async () => {
   const host = await jsrServer();
-  return { dir: userProject("url", `http://${host}/mod.ts`), host };
+  return { dir: userProject("url", `http://${host}/mod.ts`, "deno.json"), host };
 });
 
 /** What the program prints for each feature, and the test that names it. */
@@ -310,7 +319,22 @@ if (current === "bun") {
   });
 }
 
+/** The machine's own Node, outside this project, when it is older than 22 (Node 20 here). */
+function olderNode(): [string, string] | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    const binary = join(dir, "node");
+    if (dir === "" || !relative(ROOT, dir).startsWith("..") || !existsSync(binary)) continue;
+    const version = execFileSync(binary, ["--version"], { encoding: "utf8" }).trim();
+    return Number(version.slice(1).split(".")[0]) < 22 ? [version, binary] : undefined;
+  }
+  return undefined;
+}
+
 if (current === "node") {
+  test("scripts/node22 holds Node 22", async () => {
+    const { stdout } = await mustRun(NODE22, ["--version"], ROOT);
+    assert.match(stdout, /^v22\./);
+  });
   const nodes: Array<[string, string]> = [["Node 24", process.execPath], ["Node 22", NODE22]];
   for (const [label, binary] of nodes) {
     for (const tasks of ["tasks.mjs", "tasks.ts"]) {
@@ -319,6 +343,14 @@ if (current === "node") {
       });
     }
     scenario(`${label}, the npm tarball (tasks.mjs)`, async () => {
+      return { command: binary, args: ["program.mjs", "tasks.mjs"], dir: await npmProject() };
+    });
+  }
+  // Older than supported, yet it works: the compiled library needs nothing newer.
+  const older = olderNode();
+  if (older !== undefined) {
+    const [version, binary] = older;
+    scenario(`Node ${version}, the machine's own, the npm tarball (tasks.mjs)`, async () => {
       return { command: binary, args: ["program.mjs", "tasks.mjs"], dir: await npmProject() };
     });
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { runtime, type WorkerHandle } from "../lib/runtime/mod.ts";
+import { entryModule, runtime, type WorkerHandle } from "../lib/runtime/mod.ts";
+import { checkNodeVersion } from "../lib/_version.ts";
 import { runChild } from "./_child.ts";
 
 const echo = new URL("./fixtures/echo_worker.ts", import.meta.url);
@@ -99,5 +100,32 @@ describe("runtime adapter", () => {
       assert.equal(code, 0, `${mode}: ${stderr}`);
       assert.match(stdout, /got ready/);
     }
+  });
+});
+
+describe("installed forms", () => {
+  test("entryModule() keeps the caller's extension: .ts from source, .js once compiled", () => {
+    assert.equal(
+      entryModule("_worker_main", "file:///p/lib/_worker_executor.ts").href,
+      "file:///p/lib/_worker_main.ts",
+    );
+    assert.equal(
+      entryModule("_worker_main", "file:///p/node_modules/x/lib/_worker_executor.js").href,
+      "file:///p/node_modules/x/lib/_worker_main.js",
+    );
+    assert.equal(
+      entryModule("_process_main", "https://jsr.io/@mp/multiprocessing/0.1.0/lib/process.ts").href,
+      "https://jsr.io/@mp/multiprocessing/0.1.0/lib/_process_main.ts",
+    );
+  });
+
+  test("a Node older than 20 fails at import, naming the version it needs", () => {
+    assert.throws(
+      () => checkNodeVersion("18.20.4"),
+      /^Error: Cannot load @mp\/multiprocessing on Node 18\.20\.4: it needs Node 20 or later/,
+    );
+    checkNodeVersion("20.0.0");
+    checkNodeVersion("24.21.0");
+    checkNodeVersion(undefined);
   });
 });

@@ -1,5 +1,5 @@
 // Node: `node:worker_threads` is the native API.
-import { availableParallelism } from "node:os";
+import * as os from "node:os";
 import process from "node:process";
 import {
   currentThreadId,
@@ -13,7 +13,7 @@ import type { Runtime } from "./types.ts";
 export const node: Runtime = {
   name: "node",
   spawn: (url, options) => spawnThread(url, options),
-  cpuCount: () => availableParallelism(),
+  cpuCount: () => os.availableParallelism(),
   osPid: () => process.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
