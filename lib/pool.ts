@@ -634,6 +634,9 @@ interface SlotState {
 // time and none waits behind a long task on a worker when another worker is free.
 const TARGET_BATCH_MS = 2;
 const MAX_IN_FLIGHT = 1024;
+// After a worker could not start, work fails at once with its cause for this long; then the
+// pool tries to start workers again.
+const START_RETRY_AFTER_MS = 1000;
 
 const executors = new BackendRegistry<Executor>(
   "Cannot create a BasePool directly: create a Pool",
@@ -689,8 +692,11 @@ export abstract class BasePool implements AsyncDisposable {
   #pumpScheduled = false;
   #rotate = 0;
   #ended: { promise: Promise<void>; resolve: () => void };
-  /** Why a worker could not start: set, the pool starts no more workers. */
-  #startFailure: WorkerExitError | undefined = undefined;
+  /**
+   * Why a worker could not start, and when: for a while after, the pool starts no more
+   * workers, so that a pool whose workers cannot load does not start one after another.
+   */
+  #startFailure: { error: WorkerExitError; at: number } | undefined = undefined;
   #hooks: SlotHooks;
   #holder: Holder;
 
@@ -749,6 +755,8 @@ export abstract class BasePool implements AsyncDisposable {
       ready: (slot) => {
         const state = this.#slots.get(slot);
         if (state !== undefined) state.ready = true;
+        // Workers start again: whatever stopped one before has passed.
+        this.#startFailure = undefined;
       },
       initError: (slot, error) => this.#onInitError(slot, error),
       results: (slot, results, busy) => this.#onResults(slot, results, busy),
@@ -1196,11 +1204,19 @@ export abstract class BasePool implements AsyncDisposable {
     // Workers that died while starting are replaced only when there is work for them.
     let live = 0;
     for (const state of this.#slots.values()) if (!state.retiring) live++;
+    if (
+      this.#startFailure !== undefined &&
+      performance.now() - this.#startFailure.at >= START_RETRY_AFTER_MS
+    ) {
+      // Try again, in case the cause has passed (a file being written, memory, a limit).
+      this.#startFailure = undefined;
+    }
     if (this.#startFailure === undefined) {
       for (; live < this.#processes; live++) this.#spawn();
     } else if (live === 0) {
-      // No worker could start, and new ones would not either: fail the work at once.
-      for (const job of this.#queue.drain()) this.#finishJob(job, false, this.#startFailure);
+      // No worker could start, and new ones would not either yet: fail the work at once.
+      const { error } = this.#startFailure;
+      for (const job of this.#queue.drain()) this.#finishJob(job, false, error);
       this.#checkIdle();
       return;
     }
@@ -1305,7 +1321,7 @@ export abstract class BasePool implements AsyncDisposable {
         exitCode,
         cause,
       );
-      this.#startFailure ??= failure;
+      this.#startFailure ??= { error: failure, at: performance.now() };
       for (const job of state.inFlight.drain()) this.#finishJob(job, false, failure);
     }
     if (this.#state !== "terminate" && state.inFlight.length > 0) {

@@ -344,3 +344,31 @@ describe("start-up: a worker that cannot load says why", () => {
     },
   );
 });
+
+describe("start-up: a pool whose worker could not start", () => {
+  test(
+    "fails its work with the cause, then starts workers again once a while has passed",
+    slow,
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mp-flaky-"));
+      const tasks = fixture("flaky_start.ts").href;
+      try {
+        await using pool = new mp.Pool({
+          processes: 1,
+          initializer: mp.fromModule<(flag: string) => void>(tasks, "exitOnce"),
+          initargs: [path.join(dir, "flag")],
+        });
+        const double = mp.fromModule<(x: number) => number>(tasks, "double");
+        await assert.rejects(
+          pool.apply(double, [1]),
+          /could not start: it ended with exit code 3/,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        assert.equal(await pool.apply(double, [2]), 4);
+        assert.deepEqual(await pool.map(double, [1, 2, 3]), [2, 4, 6]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});

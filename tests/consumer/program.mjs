@@ -23,6 +23,16 @@ function report(feature, value) {
   report("pool-inline", await pool.map((x) => x * x, [1, 2, 3, 4]));
   const square = mp.fromModule(tasksUrl, "square");
   report("pool-module", await pool.map(square, [1, 2, 3, 4], 2));
+  // A module without the import.meta.main guard: refused in the worker, not pools in pools.
+  const unguarded = mp.fromModule(new URL("./unguarded.mjs", import.meta.url).href, "identity");
+  const refusal = await pool.map(unguarded, [1]).then(String, (error) => error.message);
+  report(
+    "startup-safety",
+    /^Cannot start a Pool while a worker is importing .*unguarded\.mjs.*if \(import\.meta\.main\)/
+        .test(refusal)
+      ? "refused"
+      : refusal,
+  );
   await pool.terminate();
 
   const proc = new mp.Process({ target: (a, b) => a + b, args: [1, 2], name: "adder" });
