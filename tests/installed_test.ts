@@ -10,7 +10,7 @@
 // is a test of its own; the program runs once per form and task-module kind.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
@@ -40,6 +40,7 @@ const FEATURES: Array<[string, string, unknown]> = [
     "startup-safety",
     "refused",
   ],
+  ["the dummy entry point's Pool", "dummy-pool", [3, 6, 9]],
   ["Process", "process", { exitcode: 0, name: "adder" }],
   ["Queue between a Process and the program", "queue", [0, 10, 20, 30, 40]],
   ["Lock + Value across two processes", "lock-value", { value: 1000, exitcodes: [0, 0] }],
@@ -119,10 +120,10 @@ if (current === "bun") {
       return { command: process.execPath, args: ["program.mjs", tasks], dir: await jsrProject() };
     });
   }
-  scenario("Bun, the npm tarball (tasks.mjs)", async () => {
+  scenario("Bun, the npm tarball (tasks.js)", async () => {
     return {
       command: process.execPath,
-      args: ["program.mjs", "tasks.mjs"],
+      args: ["program.mjs", "tasks.js"],
       dir: await npmProject(),
     };
   });
@@ -139,7 +140,35 @@ function olderNode(): [string, string] | undefined {
   return undefined;
 }
 
+/** Type-checks consumer/typed.mts in `dir` with TypeScript, against the installed declarations. */
+async function typeCheck(dir: string): Promise<void> {
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "esnext",
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        strict: true,
+        noEmit: true,
+        types: ["node"],
+        typeRoots: [join(ROOT, "node_modules", "@types")],
+      },
+      files: ["typed.mts"],
+    }),
+  );
+  const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+  const { code, stdout, stderr } = await run(process.execPath, [tsc, "-p", dir], dir);
+  assert.equal(code, 0, `tsc found errors:\n${stdout}${stderr}`);
+}
+
 if (current === "node") {
+  test("the npm tarball's declarations type-check a user's TypeScript program", slow, async () => {
+    await typeCheck(await npmProject());
+  });
+  test("JSR's npm layer's declarations type-check a user's TypeScript program", slow, async () => {
+    await typeCheck(await jsrProject());
+  });
   test("scripts/node22 holds Node 22", async () => {
     const { stdout } = await mustRun(NODE22, ["--version"], ROOT);
     assert.match(stdout, /^v22\./);
@@ -151,8 +180,8 @@ if (current === "node") {
         return { command: binary, args: ["program.mjs", tasks], dir: await jsrProject() };
       });
     }
-    scenario(`${label}, the npm tarball (tasks.mjs)`, async () => {
-      return { command: binary, args: ["program.mjs", "tasks.mjs"], dir: await npmProject() };
+    scenario(`${label}, the npm tarball (tasks.js)`, async () => {
+      return { command: binary, args: ["program.mjs", "tasks.js"], dir: await npmProject() };
     });
   }
   // Older than supported, yet it works: the compiled library needs nothing newer.

@@ -98,12 +98,14 @@ export const tarball = once(async () => {
 });
 
 /**
- * A new user project: the program (importing `library`), its task modules, and a package.json
+ * A new user project: the program (importing `library` and `dummy`, the library's two entry
+ * points), its task modules, and a package.json
  * (npm's projects) or a deno.json (a Deno project).
  */
 function userProject(
   name: string,
   library: string,
+  dummy: string,
   manifest: "package.json" | "deno.json",
 ): string {
   const dir = join(workspace, name);
@@ -114,24 +116,40 @@ function userProject(
       manifest === "deno.json" ? {} : { name: `user-${name}`, private: true, type: "module" },
     ),
   );
-  for (const file of ["program.mjs", "unguarded.mjs"]) {
+  for (const file of ["program.mjs", "unguarded.mjs", "typed.mts"]) {
     const text = readFileSync(join(CONSUMER, file), "utf8");
-    writeFileSync(join(dir, file), text.replace('"LIBRARY"', JSON.stringify(library)));
+    writeFileSync(
+      join(dir, file),
+      text.replace('"LIBRARY"', JSON.stringify(library))
+        .replace('"LIBRARY_DUMMY"', JSON.stringify(dummy)),
+    );
   }
   for (const file of ["tasks.mjs", "tasks.ts"]) cpSync(join(CONSUMER, file), join(dir, file));
+  // The same module as plain .js, which package.json's "type": "module" makes an ES module.
+  cpSync(join(CONSUMER, "tasks.mjs"), join(dir, "tasks.js"));
   return dir;
 }
 
 /** A project whose program imports this checkout's sources (mod.ts), for comparisons. */
 export const sourceProject = once(() =>
   Promise.resolve(
-    userProject("source", pathToFileURL(join(ROOT, "mod.ts")).href, "package.json"),
+    userProject(
+      "source",
+      pathToFileURL(join(ROOT, "mod.ts")).href,
+      pathToFileURL(join(ROOT, "dummy.ts")).href,
+      "package.json",
+    ),
   )
 );
 
 /** A project with the `npm pack` tarball installed by npm. */
 export const npmProject = once(async () => {
-  const dir = userProject("npm", "@mp/multiprocessing", "package.json");
+  const dir = userProject(
+    "npm",
+    "@mp/multiprocessing",
+    "@mp/multiprocessing/dummy",
+    "package.json",
+  );
   await mustRun(
     "npm",
     ["install", "--no-audit", "--no-fund", "--prefer-offline", await tarball()],
@@ -153,7 +171,12 @@ function filesUnder(dir: string): string[] {
  */
 export const jsrProject = once(async () => {
   const dist = await built();
-  const dir = userProject("jsr", "@jsr/mp__multiprocessing", "package.json");
+  const dir = userProject(
+    "jsr",
+    "@jsr/mp__multiprocessing",
+    "@jsr/mp__multiprocessing/dummy",
+    "package.json",
+  );
   const pkg = join(dir, "node_modules", "@jsr", "mp__multiprocessing");
   for (const file of filesUnder(dist)) {
     const target = file.endsWith(".d.ts") ? join(pkg, "_dist", file) : join(pkg, file);
@@ -211,7 +234,10 @@ export const jsrServer = once(async () => {
 
 export const urlProject = once(async () => {
   const host = await jsrServer();
-  return { dir: userProject("url", `http://${host}/mod.ts`, "deno.json"), host };
+  return {
+    dir: userProject("url", `http://${host}/mod.ts`, `http://${host}/dummy.ts`, "deno.json"),
+    host,
+  };
 });
 
 /** The `ok <feature> <json>` lines of a program's output. */

@@ -1,12 +1,14 @@
 // A user's program, as a user writes it against the installed library: the consumer tests copy
 // it into a project outside this repository, with LIBRARY replaced by the specifier that form
-// installs (a URL, `@jsr/mp__multiprocessing`, `@mp/multiprocessing`). Plain JavaScript, so
+// installs (a URL, `@jsr/mp__multiprocessing`, `@mp/multiprocessing`), and LIBRARY_DUMMY by
+// its `dummy` entry point. Plain JavaScript, so
 // that every runtime and version runs it as it is. It prints one line per feature,
 // `ok <feature> <result>`, and ends by itself: nothing is shut down at the end on purpose.
 //
 // Usage: <runtime> program.mjs <task module file beside it, e.g. tasks.mjs>
 import process from "node:process";
 import * as mp from "LIBRARY";
+import * as dummy from "LIBRARY_DUMMY";
 
 const tasksUrl = new URL(`./${process.argv[2] ?? "tasks.mjs"}`, import.meta.url).href;
 
@@ -34,6 +36,10 @@ function report(feature, value) {
       : refusal,
   );
   await pool.terminate();
+
+  const threads = new dummy.Pool(2);
+  report("dummy-pool", await threads.map((x) => x * 3, [1, 2, 3]));
+  await threads.terminate();
 
   const proc = new mp.Process({ target: (a, b) => a + b, args: [1, 2], name: "adder" });
   proc.start();
