@@ -10,11 +10,12 @@
 // is a test of its own; the program runs once per form and task-module kind.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import {
+  built,
   jsrProject,
   mustRun,
   npmProject,
@@ -83,6 +84,51 @@ function scenario(
     });
   });
 }
+
+describe("what is published", () => {
+  test(
+    "the npm tarball holds the library only: compiled modules, declarations, the README's chart",
+    slow,
+    async () => {
+      await built();
+      const { stdout } = await mustRun(
+        "npm",
+        ["pack", "--dry-run", "--json", "--ignore-scripts", "--silent"],
+        ROOT,
+      );
+      const files = (JSON.parse(stdout)[0].files as Array<{ path: string }>).map((f) => f.path);
+      for (const file of ["dist/mod.js", "dist/mod.d.ts", "dist/dummy.js", "dist/dummy.d.ts"]) {
+        assert.ok(files.includes(file), `${file} is missing from ${files.join(", ")}`);
+      }
+      const library =
+        /^(dist\/.*\.(js|d\.ts)|package\.json|README\.md|LICENSE|bench\/results\/node\.svg)$/;
+      assert.deepEqual(files.filter((file) => !library.test(file)), []);
+      const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+      assert.equal(manifest.private, undefined);
+      assert.deepEqual(Object.keys(manifest.exports).filter((key) => key !== "./package.json"), [
+        ".",
+        "./dummy",
+      ]);
+    },
+  );
+
+  test("every image of the README is a file published to JSR and npm", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+    assert.ok(images.length > 0);
+    const deno = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8"));
+    const npm = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    for (const image of images) {
+      if (/^[a-z]+:/.test(image)) continue;
+      assert.ok(existsSync(join(ROOT, image)), `${image} does not exist`);
+      assert.ok(
+        deno.publish.include.includes(image),
+        `${image} is not in deno.json's publish.include`,
+      );
+      assert.ok(npm.files.includes(image), `${image} is not in package.json's files`);
+    }
+  });
+});
 
 const NODE22 = join(ROOT, "scripts", "node22", "node_modules", ".bin", "node");
 

@@ -80,7 +80,7 @@ process.on("exit", () => rmSync(workspace, { recursive: true, force: true }));
 
 /** `npm run build` (tsc into dist/), as `npm pack` and `npm publish` run it. */
 export const built = once(async () => {
-  await mustRun(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "build"], ROOT);
+  await mustRun("npm", ["run", "build"], ROOT);
   return join(ROOT, "dist");
 });
 
