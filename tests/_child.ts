@@ -35,14 +35,20 @@ export function childEnv(): Record<string, string> {
   return env;
 }
 
-/** Runs a program under the current runtime from the project's root, killing it after `timeout` ms. */
-export function runChild(url: URL, args: string[] = [], timeout = 30_000): Promise<ChildResult> {
-  const [command, base] = runtimeCommand(fileURLToPath(url));
-  const cwd = fileURLToPath(new URL("..", import.meta.url));
+/**
+ * Runs a command in `cwd` to its end, or kills it after `timeout` ms; `ms` is how long it took.
+ */
+export function runCommand(
+  command: string,
+  args: string[],
+  cwd: string,
+  timeout = 30_000,
+): Promise<ChildResult & { ms: number }> {
+  const start = performance.now();
   return new Promise((resolve) => {
     execFile(
       command,
-      [...base, ...args],
+      args,
       { cwd, env: childEnv(), timeout, killSignal: "SIGKILL", maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
         const failure = error as
@@ -52,10 +58,22 @@ export function runChild(url: URL, args: string[] = [], timeout = 30_000): Promi
           code: failure === null ? 0 : typeof failure.code === "number" ? failure.code : null,
           signal: failure?.signal ?? null,
           timedOut: failure?.killed === true,
-          stdout: stdout.replace(/\r\n/g, "\n"),
-          stderr,
+          stdout: String(stdout).replace(/\r\n/g, "\n"),
+          stderr: String(stderr),
+          ms: performance.now() - start,
         });
       },
     );
   });
+}
+
+/** Runs a program under the current runtime from the project's root, killing it after `timeout` ms. */
+export function runChild(url: URL, args: string[] = [], timeout = 30_000): Promise<ChildResult> {
+  const [command, base] = runtimeCommand(fileURLToPath(url));
+  return runCommand(
+    command,
+    [...base, ...args],
+    fileURLToPath(new URL("..", import.meta.url)),
+    timeout,
+  );
 }

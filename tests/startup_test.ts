@@ -3,7 +3,6 @@
 // reports why. Programs that could nest without end, or that use a broken copy of the
 // library, run as child programs with a time limit.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,7 +10,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
-import { childEnv, type ChildResult, runChild, runtimeCommand } from "./_child.ts";
+import { type ChildResult, runChild, runCommand, runtimeCommand } from "./_child.ts";
 
 const slow = { timeout: 120_000 };
 const program = new URL("./fixtures/startup_program.ts", import.meta.url);
@@ -319,23 +318,12 @@ describe("start-up: a worker that cannot load says why", () => {
     async () => {
       const file = brokenCopy(() => {}, PROGRAMS.process);
       const [command] = runtimeCommand(file);
-      const result = await new Promise<ChildResult>((resolve) => {
-        execFile(
-          command,
-          ["run", "--no-prompt", `--allow-read=${file}`, file],
-          { env: childEnv(), timeout: 60_000, killSignal: "SIGKILL" },
-          (error, stdout, stderr) => {
-            const failure = error as (Error & { code?: unknown; killed?: boolean }) | null;
-            resolve({
-              code: failure === null ? 0 : typeof failure.code === "number" ? failure.code : null,
-              signal: null,
-              timedOut: failure?.killed === true,
-              stdout,
-              stderr,
-            });
-          },
-        );
-      });
+      const result = await runCommand(
+        command,
+        ["run", "--no-prompt", `--allow-read=${file}`, file],
+        path.dirname(file),
+        60_000,
+      );
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
       assert.equal(result.timedOut, false, report(result));
       assert.notEqual(result.code, 0, report(result));

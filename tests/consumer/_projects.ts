@@ -3,7 +3,6 @@
 // bench/installed.ts. Each step runs once per process; the projects live in a temporary folder
 // removed at exit.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import {
   cpSync,
   mkdirSync,
@@ -19,47 +18,27 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { childEnv } from "../_child.ts";
+import { runCommand } from "../_child.ts";
 
 /** The repository's root. */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CONSUMER = join(ROOT, "tests", "consumer");
 
-/** The outcome of a command. */
-export interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs a command to its end, or kills it after `timeout` ms. */
+/** Runs a command to its end, or kills it after `timeout` ms (default 2 minutes). */
 export function run(
   command: string,
   args: string[],
   cwd: string,
   timeout = 120_000,
-): Promise<Outcome> {
-  const start = performance.now();
-  return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      { cwd, env: childEnv(), timeout, killSignal: "SIGKILL", maxBuffer: 64 << 20 },
-      (error, stdout, stderr) => {
-        const failure = error as (Error & { code?: unknown }) | null;
-        resolve({
-          code: failure === null ? 0 : typeof failure.code === "number" ? failure.code : null,
-          stdout: String(stdout),
-          stderr: String(stderr),
-          ms: performance.now() - start,
-        });
-      },
-    );
-  });
+): ReturnType<typeof runCommand> {
+  return runCommand(command, args, cwd, timeout);
 }
 
-export async function mustRun(command: string, args: string[], cwd: string): Promise<Outcome> {
+export async function mustRun(
+  command: string,
+  args: string[],
+  cwd: string,
+): ReturnType<typeof run> {
   const outcome = await run(command, args, cwd);
   assert.equal(
     outcome.code,
