@@ -60,6 +60,7 @@ export {
   DictProxy,
   EventProxy,
   ListProxy,
+  type ManagerDebugInfo,
   type ManagerOptions,
   NamespaceProxy,
   PoolProxy,

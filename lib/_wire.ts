@@ -72,8 +72,14 @@ export class WireCodec {
    * Creates a codec.
    *
    * @param revive Turns a reference record back into its object on this side.
+   * @param referenceOf The record an object of this side travels as, if it stands for a
+   *   shared object without being a {@linkcode WireReference} (a manager's object that arrived
+   *   as a proxy travels back as one); `undefined` for any other object.
    */
-  constructor(revive: (record: unknown) => unknown) {
+  constructor(
+    revive: (record: unknown) => unknown,
+    referenceOf: (value: object) => unknown = () => undefined,
+  ) {
     const codec = this.#codec;
     const inner = (value: unknown) => this.#encoder.encode(value);
     const outer = (bytes: Uint8Array) => this.#decoder.decode(bytes);
@@ -116,7 +122,11 @@ export class WireCodec {
     codec.register({
       type: REFERENCE,
       encode: (v) => {
-        if (typeof v === "object" && v !== null && isReference(v)) return inner(v.toWire());
+        if (typeof v === "object" && v !== null) {
+          if (isReference(v)) return inner(v.toWire());
+          const record = referenceOf(v);
+          if (record !== undefined) return inner(record);
+        }
         // The last extension sees every value the others did not take: refuse what
         // MessagePack would silently turn into something else.
         if (

@@ -19,6 +19,9 @@
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { createConnection, createServer, type Server as NetServer, type Socket } from "node:net";
+import process from "node:process";
+import { setTimeout as timer } from "node:timers";
+import { getHeapStatistics } from "node:v8";
 import {
   answerChallenge,
   DEFAULT_MAX_FRAME,
@@ -139,16 +142,21 @@ interface Reference {
   e: string[];
 }
 
-/** A reference the server sends back: the wire codec sends it as one, revived as a proxy. */
+/**
+ * An object the server sends back as a reference: the wire codec sends it as one, revived
+ * as a proxy, and sending it counts the reference that proxy will hold.
+ */
 class HeldReference {
-  readonly reference: Reference;
+  readonly #held: Held;
+  readonly #emit: (held: Held) => Reference;
 
-  constructor(reference: Reference) {
-    this.reference = reference;
+  constructor(held: Held, emit: (held: Held) => Reference) {
+    this.#held = held;
+    this.#emit = emit;
   }
 
   toWire(): Reference {
-    return this.reference;
+    return this.#emit(this.#held);
   }
 }
 
@@ -185,10 +193,50 @@ const ERROR = 1;
 const UNDEFINED = 2;
 
 interface Held {
+  id: string;
   obj: unknown;
   typeid: string;
   exposed: readonly string[];
   methodToTypeid: Readonly<Record<string, string>> | undefined;
+  /** The proxies that stand for it, in every client: at 0 the server lets it go. */
+  refcount: number;
+}
+
+/**
+ * One client of a server (a connection, or the same-thread channel of `dummy.ts`): how many
+ * references to each object its proxies hold, all released when it goes away.
+ */
+class Client {
+  readonly refs: Map<string, number> = new Map();
+}
+
+/** What {@linkcode BaseManager.debugInfo} reports of a manager's server. */
+export interface ManagerDebugInfo {
+  /** The objects the server holds for proxies. */
+  objects: number;
+  /** The references proxies hold to them, summed over every client. */
+  references: number;
+  /** The clients connected: one per thread or program that uses the manager. */
+  clients: number;
+  /** The bytes of JavaScript heap in use on the server's thread. */
+  heapUsed: number;
+}
+
+/** Collects garbage where the runtime lets a program ask (`--expose-gc`, Bun). */
+function collectGarbage(): boolean {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  if (g.Bun !== undefined) g.Bun.gc(true);
+  else if (typeof g.gc === "function") g.gc();
+  else return false;
+  return true;
+}
+
+function heapUsed(): number {
+  try {
+    return getHeapStatistics().used_heap_size;
+  } catch {
+    return process.memoryUsage().heapUsed;
+  }
 }
 
 /**
@@ -216,7 +264,21 @@ export class Server {
   readonly #address: Address;
   readonly #maxFrame: number;
   readonly #handshakeTimeout: number;
+  // The objects proxies stand for, by id, each with its count of references (CPython's
+  // id_to_obj and id_to_refcount): at 0 the object leaves, and is garbage once nothing else
+  // in the server holds it.
   readonly #objects = new Map<string, Held>();
+  // Objects that have stood for proxies, by identity: one keeps its id while anything in the
+  // server holds it, so the same object sent back later is a proxy of the same id.
+  readonly #known = new WeakMap<object, Held>();
+  // Objects that arrived here as proxies: they travel back as proxies (a list holding a dict
+  // proxy gives a dict proxy from get(0), as in Python).
+  readonly #arrived = new WeakSet<object>();
+  readonly #clients = new Set<Client>();
+  // The client a reply is being encoded for, and what it was given so far, undone if the
+  // encoding fails.
+  #emitting: Client | undefined;
+  #emitted: Held[] = [];
   readonly #connections = new Set<SocketConnection>();
   #nextId = 1;
   #listener: NetServer | undefined;
@@ -240,7 +302,7 @@ export class Server {
     this.#codec = new WireCodec((record) => {
       if (!isReference(record)) throw new TypeError("Cannot decode a reference record");
       return this.objectOf(record);
-    });
+    }, (value) => this.#referenceOf(value));
   }
 
   /** @internal The object a reference of this server stands for. */
@@ -248,10 +310,99 @@ export class Server {
     const held = this.#objects.get(reference.i);
     if (held === undefined) {
       throw new RemoteError(
-        `Cannot find object ${reference.i} in this manager: a proxy of another manager cannot be sent here`,
+        `Cannot find object ${reference.i} in this manager: a proxy of another manager cannot be sent here, nor one whose object was freed`,
       );
     }
+    if (typeof held.obj === "object" && held.obj !== null) this.#arrived.add(held.obj);
     return held.obj;
+  }
+
+  /** The reference an object that arrived as a proxy travels back as. */
+  #referenceOf(value: object): Reference | undefined {
+    if (!this.#arrived.has(value)) return undefined;
+    const held = this.#known.get(value);
+    return held === undefined ? undefined : this.#emit(held);
+  }
+
+  /** Counts a reference sent to the client being answered: the proxy it becomes holds it. */
+  #emit(held: Held): Reference {
+    const client = this.#emitting;
+    if (client !== undefined) {
+      if (!this.#objects.has(held.id)) {
+        this.#objects.set(held.id, held);
+        held.refcount = 0;
+      }
+      held.refcount++;
+      client.refs.set(held.id, (client.refs.get(held.id) ?? 0) + 1);
+      this.#emitted.push(held);
+    }
+    return { t: held.typeid, i: held.id, e: [...held.exposed] };
+  }
+
+  /**
+   * @internal Encodes a reply to `client`, counting the references in it as the client's.
+   */
+  encodeReply(client: Client, value: unknown, view: boolean): Uint8Array {
+    this.#emitting = client;
+    this.#emitted = [];
+    try {
+      return view ? this.#codec.encodeView(value) : this.#codec.encode(value);
+    } catch (error) {
+      for (const held of this.#emitted) this.#decref(client, held.id);
+      throw error;
+    } finally {
+      this.#emitting = undefined;
+      this.#emitted = [];
+    }
+  }
+
+  /** @internal A new client, whose references {@linkcode Server.detach} releases. */
+  attach(): Client {
+    const client = new Client();
+    this.#clients.add(client);
+    return client;
+  }
+
+  /** @internal Releases every reference a client held (its connection ended). */
+  detach(client: Client): void {
+    if (!this.#clients.delete(client)) return;
+    for (const [id, n] of client.refs) {
+      const held = this.#objects.get(id);
+      if (held !== undefined && (held.refcount -= n) <= 0) this.#objects.delete(id);
+    }
+    client.refs.clear();
+  }
+
+  #incref(client: Client, id: unknown): void {
+    if (typeof id !== "string") return;
+    const held = this.#objects.get(id);
+    // An object already freed stays freed: the proxy's calls say so.
+    if (held === undefined) return;
+    held.refcount++;
+    client.refs.set(id, (client.refs.get(id) ?? 0) + 1);
+  }
+
+  #decref(client: Client, id: unknown): void {
+    if (typeof id !== "string") return;
+    // Only what this client holds: a confused or hostile client cannot free others' objects.
+    const n = client.refs.get(id);
+    if (n === undefined) return;
+    if (n === 1) client.refs.delete(id);
+    else client.refs.set(id, n - 1);
+    const held = this.#objects.get(id);
+    if (held !== undefined && --held.refcount <= 0) this.#objects.delete(id);
+  }
+
+  #debugInfo(collect: unknown): ManagerDebugInfo {
+    if (collect === true) collectGarbage();
+    let references = 0;
+    for (const held of this.#objects.values()) references += held.refcount;
+    return {
+      objects: this.#objects.size,
+      references,
+      clients: this.#clients.size,
+      heapUsed: heapUsed(),
+    };
   }
 
   /**
@@ -324,8 +475,12 @@ export class Server {
       clearTimeout(timer);
     }
     conn.maxFrame = this.#maxFrame;
-    // Each connection is a client thread: the owner of the RLocks its calls acquire.
+    // Each connection is a client thread: the owner of the RLocks its calls acquire, and of
+    // the references its proxies hold, released when it ends (its thread or program ended).
     const identity = { name: `ManagerClient-${this.#nextId}`, pid: allocatePid().pid };
+    const client = this.attach();
+    socket.once("close", () => this.detach(client));
+    if (conn.closed) this.detach(client);
     for (;;) {
       let request: unknown;
       try {
@@ -347,12 +502,17 @@ export class Server {
         conn.close();
         return;
       }
-      void runAsProcess(identity, [], () => this.#answer(conn, callId, id, method, args));
+      void runAsProcess(
+        identity,
+        [],
+        () => this.#answer(conn, client, callId, id, method, args),
+      );
     }
   }
 
   async #answer(
     conn: SocketConnection,
+    client: Client,
     callId: number,
     id: string,
     method: string,
@@ -360,7 +520,7 @@ export class Server {
   ): Promise<void> {
     let reply: unknown[];
     try {
-      const value = await this.invoke(id, method, args);
+      const value = await this.invoke(id, method, args, client);
       reply = value === undefined ? [callId, UNDEFINED] : [callId, RETURN, value];
     } catch (error) {
       reply = [callId, ERROR, error instanceof Error ? error : new Error(String(error))];
@@ -368,9 +528,9 @@ export class Server {
     if (conn.closed) return;
     let bytes: Uint8Array;
     try {
-      bytes = this.#codec.encodeView(reply);
+      bytes = this.encodeReply(client, reply, true);
     } catch (error) {
-      bytes = this.#codec.encodeView([callId, ERROR, error]);
+      bytes = this.encodeReply(client, [callId, ERROR, error], true);
     }
     try {
       conn.send(bytes);
@@ -380,14 +540,25 @@ export class Server {
   }
 
   /**
-   * Runs one request: a call of `method` on object `id`, or with `id` `""`, one of the
-   * server's own operations (`create`, `shutdown`).
+   * Runs one request of `client`: a call of `method` on object `id`, or with `id` `""`, one
+   * of the server's own operations (`create`, `incref`, `decref`, `shutdown`, ...).
    *
    * @internal The dispatch both transports share.
    */
-  async invoke(id: string, method: string, args: unknown[]): Promise<unknown> {
+  async invoke(id: string, method: string, args: unknown[], client: Client): Promise<unknown> {
     if (id === "") {
       if (method === "create") return await this.#create(args);
+      // Batches of ids, applied before anything else this client sent later.
+      if (method === "incref") {
+        for (const ref of args) this.#incref(client, ref);
+        return undefined;
+      }
+      if (method === "decref") {
+        for (const ref of args) this.#decref(client, ref);
+        return undefined;
+      }
+      if (method === "numberOfObjects") return this.#objects.size;
+      if (method === "debugInfo") return this.#debugInfo(args[0]);
       if (method === "shutdown") {
         setTimeout(() => void this.close(), 0);
         return undefined;
@@ -400,7 +571,7 @@ export class Server {
     const held = this.#objects.get(id);
     if (held === undefined) {
       throw new RemoteError(
-        `Cannot call ${method}() as the manager holds no object ${id}: it was shut down or never existed`,
+        `Cannot call ${method}() as the manager holds no object ${id}: no proxy referred to it any more, the manager was shut down, or it never existed`,
       );
     }
     if (!held.exposed.includes(method)) {
@@ -439,11 +610,19 @@ export class Server {
     return this.#hold(typeid as string, await make(...rest), info);
   }
 
+  /** The object as a reference to send: it enters the table once sent (#emit). */
   #hold(typeid: string, obj: unknown, info: TypeInfo | undefined): HeldReference {
-    const id = (this.#nextId++).toString(36);
-    const exposed = info?.exposed ?? publicMethods(obj);
-    this.#objects.set(id, { obj, typeid, exposed, methodToTypeid: info?.methodToTypeid });
-    return new HeldReference({ t: typeid, i: id, e: [...exposed] });
+    const isObject = (typeof obj === "object" && obj !== null) || typeof obj === "function";
+    // The same object again (a registered callable that returns one shared object) keeps
+    // its id, as CPython's does.
+    let held = isObject ? this.#known.get(obj as object) : undefined;
+    if (held === undefined || held.typeid !== typeid) {
+      const id = (this.#nextId++).toString(36);
+      const exposed = info?.exposed ?? publicMethods(obj);
+      held = { id, obj, typeid, exposed, methodToTypeid: info?.methodToTypeid, refcount: 0 };
+      if (isObject) this.#known.set(obj as object, held);
+    }
+    return new HeldReference(held, (h) => this.#emit(h));
   }
 }
 
@@ -470,7 +649,11 @@ interface Pending {
 
 /** How proxies reach their manager: over TCP, or (dummy.ts) by direct calls. */
 interface Channel {
+  /** Whether it can no longer reach the server. */
+  readonly closed: boolean;
   call(id: string, method: string, args: unknown[]): Promise<unknown>;
+  /** The references this thread's proxies take and give back, sent in batches. */
+  readonly refs: RefBatch;
   /** Throws the `TypeError` a value that cannot travel gets, at once. */
   check(value: unknown): void;
   /** What a proxy of this channel travels as to a worker; `undefined` if it cannot. */
@@ -484,10 +667,58 @@ interface Route {
   authkey: Uint8Array;
 }
 
+/**
+ * The references a thread's proxies take (a proxy that arrived from another thread) and give
+ * back (a proxy collected), sent to the server together a moment later: a collection of
+ * thousands of proxies is one call, not thousands. Takes are sent first, so an object a proxy
+ * arrived with and lost in the same batch is not freed before it is taken.
+ */
+class RefBatch {
+  readonly #channel: Channel;
+  #increfs: string[] = [];
+  #decrefs: string[] = [];
+  #scheduled = false;
+
+  constructor(channel: Channel) {
+    this.#channel = channel;
+  }
+
+  incref(id: string): void {
+    this.#increfs.push(id);
+    this.#schedule();
+  }
+
+  decref(id: string): void {
+    this.#decrefs.push(id);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // Unref'd: a program about to exit need not send it, as its connection's end releases
+    // every reference it held.
+    timer(() => this.#flush(), 0).unref();
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const increfs = this.#increfs;
+    const decrefs = this.#decrefs;
+    this.#increfs = [];
+    this.#decrefs = [];
+    // A closed or broken connection released them all in the server already.
+    if (this.#channel.closed) return;
+    if (increfs.length > 0) this.#channel.call("", "incref", increfs).catch(() => {});
+    if (decrefs.length > 0) this.#channel.call("", "decref", decrefs).catch(() => {});
+  }
+}
+
 /** One connection per thread and manager, shared by every proxy of that manager. */
 class SocketChannel implements Channel {
   static readonly #channels = new Map<string, SocketChannel>();
   readonly route: Route;
+  readonly refs: RefBatch = new RefBatch(this);
   #conn: Promise<SocketConnection> | undefined;
   #ready: SocketConnection | undefined;
   #pending = new Map<number, Pending>();
@@ -637,6 +868,11 @@ class SocketChannel implements Channel {
     this.#codec.encodeView(value);
   }
 
+  /** Whether its connection failed or closed: nothing sent on it would arrive. */
+  get closed(): boolean {
+    return this.#broken !== undefined || this.#ready?.closed === true;
+  }
+
   close(): void {
     void this.#conn?.then((conn) => conn.close(), () => {});
   }
@@ -645,7 +881,9 @@ class SocketChannel implements Channel {
 /** The same-thread channel of `dummy.ts`: calls the server directly, copying values as a wire would. */
 class LocalChannel implements Channel {
   readonly route: undefined = undefined;
+  readonly refs: RefBatch = new RefBatch(this);
   readonly #server: Server;
+  readonly #client: Client;
   // Values go through the wire format both ways, so that what can travel, and what arrives,
   // is the same as over TCP: a program behaves the same under either entry point.
   readonly #toServer: WireCodec;
@@ -654,6 +892,7 @@ class LocalChannel implements Channel {
 
   constructor(server: Server) {
     this.#server = server;
+    this.#client = server.attach();
     this.#toServer = new WireCodec((record) => server.objectOf(record as Reference));
     this.#toClient = new WireCodec((record) => makeProxy(this, record as Reference));
   }
@@ -665,17 +904,22 @@ class LocalChannel implements Channel {
       );
     }
     const copied = this.#toServer.decode(this.#toServer.encodeView(args)) as unknown[];
-    const value = await this.#server.invoke(id, method, copied);
-    if (value === undefined) return undefined;
-    return this.#toClient.decode(this.#toClient.encodeView(value));
+    const value = await this.#server.invoke(id, method, copied, this.#client);
+    if (value === undefined || this.#closed) return undefined;
+    return this.#toClient.decode(this.#server.encodeReply(this.#client, value, false));
   }
 
   check(value: unknown): void {
     this.#toServer.encodeView(value);
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
     this.#closed = true;
+    this.#server.detach(this.#client);
   }
 }
 
@@ -683,6 +927,33 @@ class LocalChannel implements Channel {
 
 const channels = new WeakMap<BaseProxy, Channel>();
 const references = new WeakMap<BaseProxy, Reference>();
+
+// Each proxy holds one reference to its object in the server (taken when the server sent it,
+// or when it arrived from another thread), given back once the proxy is garbage.
+const collected = new FinalizationRegistry<{ channel: Channel; id: string }>(
+  ({ channel, id }) => channel.refs.decref(id),
+);
+
+// A proxy sent to a worker is kept alive here for a while (10 to 20 s): the worker takes its
+// reference on arrival, which must reach the server before this thread's proxy, if dropped
+// at once, gives back its own (CPython leaves this race open).
+const TRANSIT_MS = 10_000;
+let inTransit: object[] = [];
+let leaving: object[] = [];
+let transitTimer = false;
+
+function holdInTransit(proxy: object): void {
+  inTransit.push(proxy);
+  if (transitTimer) return;
+  transitTimer = true;
+  const rotate = () => {
+    leaving = inTransit;
+    inTransit = [];
+    transitTimer = leaving.length > 0;
+    if (transitTimer) timer(rotate, TRANSIT_MS).unref();
+  };
+  timer(rotate, TRANSIT_MS).unref();
+}
 
 /** A proxy class: what {@linkcode BaseManager.register}'s `proxytype` names. */
 export type ProxyType = new (token: ProxyToken) => BaseProxy;
@@ -749,6 +1020,7 @@ export class BaseProxy {
     }
     channels.set(this, channel);
     references.set(this, { t: token.typeid, i: token.id, e: [...token.exposed] });
+    collected.register(this, { channel, id: token.id });
     sharedObjectCreated();
   }
 
@@ -816,6 +1088,7 @@ export class BaseProxy {
         "Cannot send a proxy of a dummy.ts manager to a worker: its objects live on this thread; use the Manager of mod.ts",
       );
     }
+    holdInTransit(this);
     return {
       kind: "Proxy",
       state: { route, reference: references.get(this), proxytype: this.constructor.name },
@@ -852,7 +1125,11 @@ registerShared("Proxy", (state) => {
     reference: Reference;
     proxytype: string;
   };
-  return makeProxy(SocketChannel.for(route), reference, proxyTypes.get(proxytype));
+  const channel = SocketChannel.for(route);
+  const proxy = makeProxy(channel, reference, proxyTypes.get(proxytype));
+  // Arrived from another thread: this thread's proxy takes a reference of its own.
+  channel.refs.incref(reference.i);
+  return proxy;
 });
 
 /** A property of a proxy's target, its methods bound to it: they use its private state. */
@@ -2406,6 +2683,47 @@ export class BaseManager {
       reference as Reference,
       registryOf(this.constructor).get(typeid)?.proxytype,
     ) as P;
+  }
+
+  /**
+   * How many objects the server holds for proxies (CPython's `_number_of_objects()`): each
+   * stays while a proxy of it exists in any thread or program, and leaves once the last is
+   * garbage-collected or its thread or program has ended.
+   *
+   * @returns The count.
+   * @throws {Error} If the manager is neither started nor connected.
+   */
+  async numberOfObjects(): Promise<number> {
+    return await (await this.#running("count its objects")).call(
+      "",
+      "numberOfObjects",
+      [],
+    ) as number;
+  }
+
+  /**
+   * What the server holds (CPython's `_debug_info()`): objects, references, clients, and the
+   * heap in use on the server's thread.
+   *
+   * @param options `collect: true` collects garbage on the server's thread first, where the
+   *   runtime allows it (Bun, or `--expose-gc`).
+   * @returns The counts.
+   * @throws {Error} If the manager is neither started nor connected.
+   */
+  async debugInfo(options: { collect?: boolean } = {}): Promise<ManagerDebugInfo> {
+    const channel = await this.#running("read its debug information");
+    return await channel.call("", "debugInfo", [options.collect === true]) as ManagerDebugInfo;
+  }
+
+  async #running(what: string): Promise<Channel> {
+    const channel = this.#state === "shutdown" ? undefined : this.#channel ??
+      (this.#server !== undefined ? await this.#selfChannel() : undefined);
+    if (channel === undefined) {
+      throw new Error(
+        `Cannot ${what} as the manager is not running: call start() or connect() first`,
+      );
+    }
+    return channel;
   }
 
   async #selfChannel(): Promise<Channel> {
