@@ -667,6 +667,9 @@ interface Route {
   authkey: Uint8Array;
 }
 
+/** The most ids one incref or decref call carries. */
+const REF_BATCH = 4096;
+
 /**
  * The references a thread's proxies take (a proxy that arrived from another thread) and give
  * back (a proxy collected), sent to the server together a moment later: a collection of
@@ -709,8 +712,15 @@ class RefBatch {
     this.#decrefs = [];
     // A closed or broken connection released them all in the server already.
     if (this.#channel.closed) return;
-    if (increfs.length > 0) this.#channel.call("", "incref", increfs).catch(() => {});
-    if (decrefs.length > 0) this.#channel.call("", "decref", decrefs).catch(() => {});
+    this.#send("incref", increfs);
+    this.#send("decref", decrefs);
+  }
+
+  #send(method: string, ids: string[]): void {
+    // In slices, each far below the decoder's limits on a message and its arrays.
+    for (let i = 0; i < ids.length; i += REF_BATCH) {
+      this.#channel.call("", method, ids.slice(i, i + REF_BATCH)).catch(() => {});
+    }
   }
 }
 
