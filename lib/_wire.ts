@@ -171,13 +171,16 @@ function walk(
     if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
     if (b <= 0x8f) container((b & 0x0f) * 2, "an object", b & 0x0f);
     else if (b <= 0x9f) container(b & 0x0f, "an array");
-    else if (b <= 0xbf) skip(b & 0x1f);
-    else {
+    else if (b <= 0xbf) {
+      length(b & 0x1f, "a string");
+      skip(b & 0x1f);
+    } else {
       switch (b) {
         case 0xc4:
         case 0xd9: {
           need(1);
           const n = bytes[pos++];
+          length(n, b === 0xd9 ? "a string" : "bytes");
           spend(b === 0xd9 ? 2 * n : n);
           skip(n);
           break;

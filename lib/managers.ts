@@ -415,8 +415,9 @@ export class Server {
     const timer = setTimeout(() => conn.close(), this.#handshakeTimeout);
     const peer = socket.remoteAddress ?? "";
     try {
-      // A peer that keeps failing waits longer each time before it may try again.
-      const delay = this.#throttle.delay(peer);
+      // A peer that keeps failing waits longer each time before it may try again; never so
+      // long that the handshake timeout would close it before its turn.
+      const delay = Math.min(this.#throttle.delay(peer), this.#handshakeTimeout / 2);
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       if (conn.closed) return;
       await deliverChallenge(conn, this.#authkey);

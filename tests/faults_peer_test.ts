@@ -333,6 +333,10 @@ describe("Limits of the managers' wire", () => {
     );
     assert.throws(() => checkWire(encode(new Array(1001).fill(0)), limits), /'maxLength'/);
     assert.throws(() => checkWire(encode("x".repeat(1001)), limits), /'maxLength'/);
+    const short = { ...limits, maxLength: 10 };
+    assert.throws(() => checkWire(encode("x".repeat(11)), short), /a string of length 11/);
+    assert.throws(() => checkWire(encode("x".repeat(200)), short), /a string of length 200/);
+    assert.throws(() => checkWire(encode(new Uint8Array(11)), short), /bytes of length 11/);
     assert.throws(() => checkWire(nestedBomb(2, 900), limits), /'maxDecodedSize'/);
     // Not MessagePack at all: a RangeError, but no limit of the options.
     const malformed = (bytes: Uint8Array, message: RegExp) => {
