@@ -19,6 +19,8 @@ try {
   const server = new Server(types, init.authkey, init.address, {
     maxFrame: init.maxFrame,
     handshakeTimeout: init.handshakeTimeout,
+    idleTimeout: init.idleTimeout,
+    limits: init.limits,
   });
   const [, listening] = await server.listen();
   port.post({ kind: "ready", port: listening });

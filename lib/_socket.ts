@@ -137,6 +137,8 @@ export class SocketConnection {
 
   /** Takes `n` buffered bytes (n ≤ buffered), copying only when they span chunks. */
   #take(n: number): Buffer {
+    // A zero-length frame: there may be no chunk left to take it from.
+    if (n === 0) return Buffer.alloc(0);
     this.#buffered -= n;
     const first = this.#chunks.peek()!;
     if (first.length >= n) {
@@ -220,6 +222,67 @@ export class SocketConnection {
     this.#end(new EOFError("The connection is closed"));
     this.#socket.end();
     this.#socket.destroy();
+  }
+}
+
+/** The first delay after a failed authentication, in milliseconds; it doubles with each. */
+export const AUTH_DELAY_BASE = 50;
+
+/** The longest delay a peer's failed authentications earn, in milliseconds. */
+export const AUTH_DELAY_MAX = 2_000;
+
+/** How many peers' failures are remembered; the oldest is forgotten first. */
+export const AUTH_TRACKED_PEERS = 1024;
+
+/** How long a peer's failures are remembered after its last one, in milliseconds. */
+const AUTH_FORGET_AFTER = 60_000;
+
+/**
+ * Slows down a peer that keeps failing to authenticate (as sshd's `PerSourcePenalties`): each
+ * failure from an address makes the next handshake from it wait twice as long, up to
+ * {@linkcode AUTH_DELAY_MAX}, so wrong keys cannot be tried at thousands a second. The table
+ * holds at most {@linkcode AUTH_TRACKED_PEERS} addresses, so a peer with many addresses cannot
+ * grow it without bound; a success or a minute without failure forgets an address.
+ */
+export class AuthThrottle {
+  readonly #peers = new Map<string, { failures: number; until: number; last: number }>();
+
+  /** How long, in milliseconds, a handshake from `address` waits before it starts. */
+  delay(address: string): number {
+    const peer = this.#peers.get(address);
+    if (peer === undefined) return 0;
+    const now = Date.now();
+    if (now - peer.last > AUTH_FORGET_AFTER) {
+      this.#peers.delete(address);
+      return 0;
+    }
+    return Math.max(0, peer.until - now);
+  }
+
+  /** Records a failed handshake from `address`. */
+  failed(address: string): void {
+    const now = Date.now();
+    const peer = this.#peers.get(address);
+    const failures = peer === undefined || now - peer.last > AUTH_FORGET_AFTER
+      ? 1
+      : peer.failures + 1;
+    const wait = Math.min(AUTH_DELAY_MAX, AUTH_DELAY_BASE * 2 ** Math.min(failures - 1, 20));
+    // Re-inserted, so that the Map's order is the order of last failure.
+    this.#peers.delete(address);
+    this.#peers.set(address, { failures, until: now + wait, last: now });
+    while (this.#peers.size > AUTH_TRACKED_PEERS) {
+      this.#peers.delete(this.#peers.keys().next().value!);
+    }
+  }
+
+  /** How many addresses it remembers. */
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  /** Records a successful handshake from `address`: its failures are forgotten. */
+  succeeded(address: string): void {
+    this.#peers.delete(address);
   }
 }
 

@@ -20,6 +20,276 @@ const TYPED = 4;
 const ERROR = 5;
 const REFERENCE = 6;
 
+/** How much one decoded message may hold: checked on its bytes before anything is decoded. */
+export interface WireLimits {
+  /** The deepest nesting of arrays, objects, Maps, Sets and errors. */
+  maxDepth: number;
+  /** The most elements of one array, Set or string's bytes, or entries of one object or Map. */
+  maxLength: number;
+  /**
+   * The most memory, in bytes, the decoded value may take, as estimated from its bytes: 16 for
+   * each value, 64 more for each container, strings and bytes their length (strings twice).
+   */
+  maxDecodedSize: number;
+}
+
+/** The limits of a manager's connections unless told otherwise. */
+export const DEFAULT_WIRE_LIMITS: Readonly<WireLimits> = {
+  // The encoder's own depth limit (@msgpack/msgpack's default): what one side can send, the
+  // other accepts.
+  maxDepth: 100,
+  maxLength: 16 * 1024 * 1024,
+  maxDecodedSize: 256 * 1024 * 1024,
+};
+
+/** A message over the limits of {@linkcode WireLimits}; one that is not MessagePack at all is a plain `RangeError`. */
+export class WireLimitError extends RangeError {
+  /**
+   * Creates an error.
+   *
+   * @param message What was over which limit.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "WireLimitError";
+  }
+}
+
+const VALUE_COST = 16;
+const CONTAINER_COST = 64;
+
+/**
+ * Walks a message's bytes, without decoding them, and throws if they are not one whole
+ * MessagePack value within `limits`. The decoder allocates as it reads: a frame of 32 MB of
+ * one-byte empty maps would become some 2.5 GB of objects, and a value nested 100,000 deep
+ * could be stored but never sent again. Checked first, neither is ever built.
+ *
+ * @param bytes The message.
+ * @param limits The limits.
+ * @throws {WireLimitError} If it is over a limit.
+ * @throws {RangeError} If it is truncated, holds a byte no value starts with, or has bytes
+ *   after its end.
+ */
+export function checkWire(bytes: Uint8Array, limits: Readonly<WireLimits>): void {
+  const budget = { size: 0 };
+  const end = walk(bytes, 0, bytes.length, 0, limits, budget);
+  if (end !== bytes.length) {
+    throw new RangeError(
+      `Cannot decode the message as ${
+        bytes.length - end
+      } bytes follow its value: it is not one MessagePack value`,
+    );
+  }
+}
+
+function truncated(): RangeError {
+  return new RangeError("Cannot decode the message as it is truncated: it ends inside a value");
+}
+
+// Our extension types hold MessagePack themselves; the others (a Date) hold plain bytes.
+function holdsMessagePack(type: number): boolean {
+  return type >= BIGINT && type <= REFERENCE;
+}
+
+/** Walks the values in bytes[pos, end) as one value; returns where it ends. */
+function walk(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  depth0: number,
+  limits: Readonly<WireLimits>,
+  budget: { size: number },
+): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Values still to read in each open container; bounded by maxDepth.
+  const open: number[] = [];
+  let pending = 1;
+  let pos = start;
+  const need = (n: number) => {
+    if (pos + n > end) throw truncated();
+  };
+  const spend = (n: number) => {
+    budget.size += n;
+    if (budget.size > limits.maxDecodedSize) {
+      throw new WireLimitError(
+        `Cannot decode the message as it would take more than ${limits.maxDecodedSize} bytes of memory: raise 'maxDecodedSize' if it is meant to`,
+      );
+    }
+  };
+  const length = (n: number, what: string) => {
+    if (n > limits.maxLength) {
+      throw new WireLimitError(
+        `Cannot decode the message as it holds ${what} of length ${n} and the limit is ${limits.maxLength}: raise 'maxLength' if it is meant to`,
+      );
+    }
+  };
+  const container = (n: number, what: string, entries = n) => {
+    length(entries, what);
+    spend(CONTAINER_COST);
+    // Each of its values takes a byte at least: a count past the end is a lie.
+    if (pos + n > end) throw truncated();
+    if (n === 0) return;
+    const depth = depth0 + open.length + 1;
+    if (depth > limits.maxDepth) {
+      throw new WireLimitError(
+        `Cannot decode the message as it nests deeper than ${limits.maxDepth} levels: raise 'maxDepth' if it is meant to`,
+      );
+    }
+    open.push(pending);
+    pending = n;
+  };
+  const skip = (n: number) => {
+    need(n);
+    pos += n;
+  };
+  const ext = (n: number) => {
+    need(1 + n);
+    const type = view.getInt8(pos);
+    pos += 1;
+    if (holdsMessagePack(type)) {
+      const depth = depth0 + open.length + 1;
+      if (depth > limits.maxDepth) {
+        throw new WireLimitError(
+          `Cannot decode the message as it nests deeper than ${limits.maxDepth} levels: raise 'maxDepth' if it is meant to`,
+        );
+      }
+      const inner = walk(bytes, pos, pos + n, depth, limits, budget);
+      if (inner !== pos + n) throw truncated();
+    }
+    spend(n);
+    pos += n;
+  };
+  while (pending > 0 || open.length > 0) {
+    if (pending === 0) {
+      pending = open.pop()!;
+      continue;
+    }
+    pending--;
+    need(1);
+    const b = bytes[pos++];
+    spend(VALUE_COST);
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
+    if (b <= 0x8f) container((b & 0x0f) * 2, "an object", b & 0x0f);
+    else if (b <= 0x9f) container(b & 0x0f, "an array");
+    else if (b <= 0xbf) {
+      length(b & 0x1f, "a string");
+      skip(b & 0x1f);
+    } else {
+      switch (b) {
+        case 0xc4:
+        case 0xd9: {
+          need(1);
+          const n = bytes[pos++];
+          length(n, b === 0xd9 ? "a string" : "bytes");
+          spend(b === 0xd9 ? 2 * n : n);
+          skip(n);
+          break;
+        }
+        case 0xc5:
+        case 0xda: {
+          need(2);
+          const n = view.getUint16(pos);
+          pos += 2;
+          length(n, b === 0xda ? "a string" : "bytes");
+          spend(b === 0xda ? 2 * n : n);
+          skip(n);
+          break;
+        }
+        case 0xc6:
+        case 0xdb: {
+          need(4);
+          const n = view.getUint32(pos);
+          pos += 4;
+          length(n, b === 0xdb ? "a string" : "bytes");
+          spend(b === 0xdb ? 2 * n : n);
+          skip(n);
+          break;
+        }
+        case 0xc7:
+          need(1);
+          ext(bytes[pos++]);
+          break;
+        case 0xc8:
+          need(2);
+          pos += 2;
+          ext(view.getUint16(pos - 2));
+          break;
+        case 0xc9:
+          need(4);
+          pos += 4;
+          ext(view.getUint32(pos - 4));
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip(1);
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip(2);
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip(4);
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip(8);
+          break;
+        case 0xd4:
+          ext(1);
+          break;
+        case 0xd5:
+          ext(2);
+          break;
+        case 0xd6:
+          ext(4);
+          break;
+        case 0xd7:
+          ext(8);
+          break;
+        case 0xd8:
+          ext(16);
+          break;
+        case 0xdc: {
+          need(2);
+          pos += 2;
+          container(view.getUint16(pos - 2), "an array");
+          break;
+        }
+        case 0xdd: {
+          need(4);
+          pos += 4;
+          container(view.getUint32(pos - 4), "an array");
+          break;
+        }
+        case 0xde: {
+          need(2);
+          pos += 2;
+          const n = view.getUint16(pos - 2);
+          container(n * 2, "an object", n);
+          break;
+        }
+        case 0xdf: {
+          need(4);
+          pos += 4;
+          const n = view.getUint32(pos - 4);
+          container(n * 2, "an object", n);
+          break;
+        }
+        default:
+          throw new RangeError(
+            `Cannot decode the message as it holds the byte 0x${
+              b.toString(16)
+            }, which starts no MessagePack value`,
+          );
+      }
+    }
+  }
+  return pos;
+}
+
 /**
  * How an object that stands for another travels (a manager proxy): `toWire()` gives the
  * record, and the codec's owner turns the record back into an object on the other side.
@@ -65,8 +335,9 @@ export class WireCodec {
   readonly #codec = new ExtensionCodec();
   // One of each per codec: making them per call (what encode() and decode() do) cost about
   // a tenth of a manager call. Both are reentrant, as the extensions below need.
-  readonly #encoder = new Encoder({ extensionCodec: this.#codec });
+  readonly #encoder: Encoder;
   readonly #decoder = new Decoder({ extensionCodec: this.#codec });
+  readonly #limits: Readonly<WireLimits>;
 
   /**
    * Creates a codec.
@@ -75,11 +346,15 @@ export class WireCodec {
    * @param referenceOf The record an object of this side travels as, if it stands for a
    *   shared object without being a {@linkcode WireReference} (a manager's object that arrived
    *   as a proxy travels back as one); `undefined` for any other object.
+   * @param limits What a message this side decodes may hold.
    */
   constructor(
     revive: (record: unknown) => unknown,
     referenceOf: (value: object) => unknown = () => undefined,
+    limits: Readonly<WireLimits> = DEFAULT_WIRE_LIMITS,
   ) {
+    this.#limits = limits;
+    this.#encoder = new Encoder({ extensionCodec: this.#codec, maxDepth: limits.maxDepth });
     const codec = this.#codec;
     const inner = (value: unknown) => this.#encoder.encode(value);
     const outer = (bytes: Uint8Array) => this.#decoder.decode(bytes);
@@ -154,7 +429,19 @@ export class WireCodec {
    * @throws {TypeError} If the value, or something in it, cannot travel.
    */
   encode(value: unknown): Uint8Array {
-    return this.#encoder.encode(value);
+    try {
+      return this.#encoder.encode(value);
+    } catch (error) {
+      throw this.#tooDeep(error);
+    }
+  }
+
+  // @msgpack/msgpack says "Too deep objects in depth 101", as a plain Error.
+  #tooDeep(error: unknown): unknown {
+    if (!(error instanceof Error) || !error.message.startsWith("Too deep objects")) return error;
+    return new WireLimitError(
+      `Cannot send the value as it nests deeper than ${this.#limits.maxDepth} levels: a manager refuses deeper values (its option 'maxDepth')`,
+    );
   }
 
   /**
@@ -166,7 +453,11 @@ export class WireCodec {
    * @throws {TypeError} If the value, or something in it, cannot travel.
    */
   encodeView(value: unknown): Uint8Array {
-    return this.#encoder.encodeSharedRef(value);
+    try {
+      return this.#encoder.encodeSharedRef(value);
+    } catch (error) {
+      throw this.#tooDeep(error);
+    }
   }
 
   /**
@@ -174,8 +465,11 @@ export class WireCodec {
    *
    * @param bytes What {@linkcode WireCodec.encode} produced on the other side.
    * @returns The value.
+   * @throws {WireLimitError} If the bytes are over this codec's limits.
+   * @throws {RangeError} If they are not one MessagePack value.
    */
   decode(bytes: Uint8Array): unknown {
+    checkWire(bytes, this.#limits);
     // A plain Uint8Array view: binary values are views of the input, and a Buffer's would be
     // Buffers, which compare unequal to the Uint8Array that was sent.
     const plain = bytes.constructor === Uint8Array

@@ -24,13 +24,14 @@ import { setTimeout as timer } from "node:timers";
 import { getHeapStatistics } from "node:v8";
 import {
   answerChallenge,
+  AuthThrottle,
   DEFAULT_MAX_FRAME,
   deliverChallenge,
   HANDSHAKE_MAX_FRAME,
   keyBytes,
   SocketConnection,
 } from "./_socket.ts";
-import { WireCodec } from "./_wire.ts";
+import { DEFAULT_WIRE_LIMITS, WireCodec, WireLimitError, type WireLimits } from "./_wire.ts";
 import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import {
   ArrayReferent,
@@ -95,11 +96,51 @@ export interface ManagerOptions {
   maxFrame?: number;
   /**
    * How long, in milliseconds, a new connection may take to authenticate before the server
-   * closes it.
+   * closes it; a client's `connect()` waits as long for the server to authenticate.
    *
    * @default {5000}
    */
   handshakeTimeout?: number;
+  /**
+   * How long, in milliseconds, an authenticated connection may stay idle (no request, and
+   * none being answered) before the server closes it. Python's managers have no such limit,
+   * and a client's proxies fail with `EOFError` once their connection is closed, so none is
+   * the default: set it for a server that clients you do not control reach.
+   *
+   * @default {Infinity}
+   */
+  idleTimeout?: number;
+  /**
+   * The deepest nesting of arrays, objects, Maps, Sets and errors in a message; the server
+   * refuses a deeper value, and the call fails with a `RangeError`.
+   *
+   * @default {100}
+   */
+  maxDepth?: number;
+  /**
+   * The most elements of one array or Set, entries of one object or Map, or bytes of one
+   * string or binary value, in a message the server decodes.
+   *
+   * @default {16777216}
+   */
+  maxLength?: number;
+  /**
+   * The most memory, in bytes, a message may take once decoded, as the server estimates it
+   * from the message before decoding (16 bytes for each value, 64 more for each container,
+   * the length of bytes, twice that of strings): a small message of many empty objects
+   * cannot make the server allocate gigabytes.
+   *
+   * @default {268435456}
+   */
+  maxDecodedSize?: number;
+}
+
+/** What a server is told by its manager: every limit, checked. */
+interface ServerOptions {
+  maxFrame: number;
+  handshakeTimeout: number;
+  idleTimeout: number;
+  limits: WireLimits;
 }
 
 /** Options of {@linkcode BaseManager.register}. */
@@ -240,6 +281,61 @@ function heapUsed(): number {
 }
 
 /**
+ * Closes a connection once it has been idle (no request, none being answered) for `timeout`
+ * milliseconds; with `Infinity`, never.
+ */
+class IdleTimer {
+  readonly #conn: SocketConnection;
+  readonly #timeout: number;
+  #running = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(conn: SocketConnection, timeout: number) {
+    this.#conn = conn;
+    this.#timeout = timeout;
+    this.#arm();
+  }
+
+  #arm(): void {
+    if (!Number.isFinite(this.#timeout) || this.#conn.closed) return;
+    this.#timer = setTimeout(() => this.#conn.close(), this.#timeout);
+    // An idle connection's timer does not keep the program alive: the listener does.
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** A request arrived. */
+  busy(): void {
+    this.#running++;
+    this.stop();
+  }
+
+  /** A request was answered. */
+  done(): void {
+    if (--this.#running === 0) this.#arm();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/**
+ * The call id of a request the server refused to decode, read from its first bytes
+ * (`[callId, …]`, as the client encodes it), so that the call can fail with the reason.
+ */
+function requestCallId(frame: Uint8Array): number | undefined {
+  if (frame.length < 2 || frame[0] !== 0x94) return undefined;
+  const b = frame[1];
+  if (b <= 0x7f) return b;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (b === 0xcc && frame.length >= 3) return view.getUint8(2);
+  if (b === 0xcd && frame.length >= 4) return view.getUint16(2);
+  if (b === 0xce && frame.length >= 6) return view.getUint32(2);
+  return undefined;
+}
+
+/**
  * What a manager serves: the objects it holds and the calls proxies make on them, over TCP
  * (`serveForever()`) or on this thread (the same-thread manager of `dummy.ts`). Made by
  * {@linkcode BaseManager.getServer}.
@@ -264,6 +360,8 @@ export class Server {
   readonly #address: Address;
   readonly #maxFrame: number;
   readonly #handshakeTimeout: number;
+  readonly #idleTimeout: number;
+  readonly #throttle = new AuthThrottle();
   // The objects proxies stand for, by id, each with its count of references (CPython's
   // id_to_obj and id_to_refcount): at 0 the object leaves, and is garbage once nothing else
   // in the server holds it.
@@ -291,18 +389,23 @@ export class Server {
     types: Map<string, TypeInfo>,
     authkey: Uint8Array,
     address: Address,
-    options: { maxFrame: number; handshakeTimeout: number },
+    options: ServerOptions,
   ) {
     this.#types = types;
     this.#authkey = authkey;
     this.#address = address;
     this.#maxFrame = options.maxFrame;
     this.#handshakeTimeout = options.handshakeTimeout;
+    this.#idleTimeout = options.idleTimeout;
     // A proxy sent back to its own server stands for the object itself.
-    this.#codec = new WireCodec((record) => {
-      if (!isReference(record)) throw new TypeError("Cannot decode a reference record");
-      return this.objectOf(record);
-    }, (value) => this.#referenceOf(value));
+    this.#codec = new WireCodec(
+      (record) => {
+        if (!isReference(record)) throw new TypeError("Cannot decode a reference record");
+        return this.objectOf(record);
+      },
+      (value) => this.#referenceOf(value),
+      options.limits,
+    );
   }
 
   /** @internal The object a reference of this server stands for. */
@@ -465,10 +568,19 @@ export class Server {
     // Nothing from a peer is trusted before it has proved the key, and it gets a few
     // seconds to do so.
     const timer = setTimeout(() => conn.close(), this.#handshakeTimeout);
+    const peer = socket.remoteAddress ?? "";
     try {
+      // A peer that keeps failing waits longer each time before it may try again; never so
+      // long that the handshake timeout would close it before its turn.
+      const delay = Math.min(this.#throttle.delay(peer), this.#handshakeTimeout / 2);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (conn.closed) return;
       await deliverChallenge(conn, this.#authkey);
       await answerChallenge(conn, this.#authkey);
+      this.#throttle.succeeded(peer);
     } catch {
+      // A peer that merely went away (or timed out) is not counted as a failed key.
+      if (!conn.closed) this.#throttle.failed(peer);
       conn.close();
       return;
     } finally {
@@ -481,13 +593,31 @@ export class Server {
     const client = this.attach();
     socket.once("close", () => this.detach(client));
     if (conn.closed) this.detach(client);
+    const idle = new IdleTimer(conn, this.#idleTimeout);
     for (;;) {
       let request: unknown;
+      let frame: Uint8Array;
       try {
-        request = this.#codec.decode(await conn.recv());
+        frame = await conn.recv();
       } catch {
         conn.close();
+        idle.stop();
         return;
+      }
+      try {
+        request = this.#codec.decode(frame);
+      } catch (error) {
+        // A message over the limits fails its call, if it says which; anything else that
+        // cannot be read closes the connection, and only that one.
+        const callId = error instanceof WireLimitError ? requestCallId(frame) : undefined;
+        if (callId === undefined) {
+          conn.close();
+          idle.stop();
+          return;
+        }
+        // As a RangeError: the caller's side knows no WireLimitError.
+        this.#reply(conn, [callId, ERROR, new RangeError((error as Error).message)]);
+        continue;
       }
       // Checked before it is taken apart: an authenticated peer may still send anything.
       if (!Array.isArray(request) || request.length !== 4) {
@@ -502,11 +632,20 @@ export class Server {
         conn.close();
         return;
       }
+      idle.busy();
       void runAsProcess(
         identity,
         [],
         () => this.#answer(conn, client, callId, id, method, args),
-      );
+      ).finally(() => idle.done());
+    }
+  }
+
+  #reply(conn: SocketConnection, reply: unknown[]): void {
+    try {
+      conn.send(this.#codec.encodeView(reply));
+    } catch {
+      // The client went away meanwhile.
     }
   }
 
@@ -724,6 +863,9 @@ class RefBatch {
   }
 }
 
+/** How long a client waits for a server to authenticate, in milliseconds. */
+const CLIENT_HANDSHAKE_TIMEOUT = 10_000;
+
 /** One connection per thread and manager, shared by every proxy of that manager. */
 class SocketChannel implements Channel {
   static readonly #channels = new Map<string, SocketChannel>();
@@ -736,21 +878,25 @@ class SocketChannel implements Channel {
   #codec: WireCodec;
   #broken: Error | undefined;
 
-  static for(route: Route): SocketChannel {
+  /**
+   * The channel of this thread to `route`; `limits` (the manager's own, where this thread has
+   * one) bound the replies it reads, if it makes a new one.
+   */
+  static for(route: Route, limits?: WireLimits): SocketChannel {
     const key = `${route.host}:${route.port}:${Buffer.from(route.authkey).toString("hex")}`;
     let channel = SocketChannel.#channels.get(key);
     if (channel === undefined || channel.#broken !== undefined) {
-      SocketChannel.#channels.set(key, channel = new SocketChannel(route));
+      SocketChannel.#channels.set(key, channel = new SocketChannel(route, limits));
     }
     return channel;
   }
 
-  private constructor(route: Route) {
+  private constructor(route: Route, limits: WireLimits = DEFAULT_WIRE_LIMITS) {
     this.route = route;
     this.#codec = new WireCodec((record) => {
       if (!isReference(record)) throw new TypeError("Cannot decode a reference record");
       return makeProxy(this, record);
-    });
+    }, undefined, limits);
   }
 
   /** Connects and authenticates, once. */
@@ -764,12 +910,44 @@ class SocketChannel implements Channel {
   }
 
   async #connect(): Promise<SocketConnection> {
+    const { host, port } = this.route;
+    // A server that accepts and then says nothing (or nothing readable) fails the connect
+    // within the handshake timeout, as the server gives a client.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let conn: SocketConnection | undefined;
+    let s: Socket | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        conn?.close();
+        s?.destroy();
+        reject(
+          new AuthenticationError(
+            `Cannot connect to the manager at ${host}:${port} as it did not authenticate within ${CLIENT_HANDSHAKE_TIMEOUT} ms: is this address a manager of this library?`,
+          ),
+        );
+      }, CLIENT_HANDSHAKE_TIMEOUT);
+    });
+    try {
+      return await Promise.race([
+        this.#handshake((socket) => s = socket, (c) => conn = c),
+        timedOut,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #handshake(
+    opened: (socket: Socket) => void,
+    wrapped: (conn: SocketConnection) => void,
+  ): Promise<SocketConnection> {
     const { host, port, authkey } = this.route;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = createConnection({ host, port }, () => {
         s.off("error", reject);
         resolve(s);
       });
+      opened(s);
       s.once("error", (error) => {
         reject(
           new EOFError(
@@ -781,6 +959,7 @@ class SocketChannel implements Channel {
       });
     });
     const conn = new SocketConnection(socket, HANDSHAKE_MAX_FRAME);
+    wrapped(conn);
     conn.ref();
     try {
       await answerChallenge(conn, authkey);
@@ -2442,6 +2621,10 @@ export interface ManagerInit {
   maxFrame: number;
   /** The handshake limit. */
   handshakeTimeout: number;
+  /** The idle limit of authenticated connections. */
+  idleTimeout: number;
+  /** What a message may hold. */
+  limits: WireLimits;
 }
 
 /**
@@ -2483,6 +2666,8 @@ export class BaseManager {
   readonly #authkey: Uint8Array;
   readonly #maxFrame: number;
   readonly #handshakeTimeout: number;
+  readonly #idleTimeout: number;
+  readonly #limits: WireLimits;
   #worker: WorkerHandle | undefined;
   #server: Server | undefined;
   #channel: Channel | undefined;
@@ -2534,9 +2719,9 @@ export class BaseManager {
   /**
    * Creates a manager; nothing starts until `start()`, `connect()` or `getServer()`.
    *
-   * @param options `address`, `authkey`, `maxFrame` and `handshakeTimeout`.
+   * @param options `address`, `authkey`, and the limits of the server's connections.
    * @throws {TypeError} If `address` is not `[host, port]` or `authkey` not a string or bytes.
-   * @throws {RangeError} If `maxFrame` or `handshakeTimeout` is not a positive number.
+   * @throws {RangeError} If `authkey` is empty, or a limit is not a positive number.
    */
   constructor(options: ManagerOptions = {}) {
     this.#address = checkAddress(options.address ?? ["127.0.0.1", 0]);
@@ -2549,8 +2734,26 @@ export class BaseManager {
       );
     }
     this.#authkey = key === undefined ? new Uint8Array(randomBytes(32)) : keyBytes(key);
+    if (this.#authkey.length === 0) {
+      // An empty key is a key anyone holds: HMAC under it proves nothing.
+      throw new RangeError(
+        `Cannot create manager as 'authkey' is empty: pass a secret of one byte or more, or leave it out for a random one`,
+      );
+    }
     this.#maxFrame = checkPositive(options.maxFrame, "maxFrame", DEFAULT_MAX_FRAME);
     this.#handshakeTimeout = checkPositive(options.handshakeTimeout, "handshakeTimeout", 5000);
+    this.#idleTimeout = options.idleTimeout === Infinity
+      ? Infinity
+      : checkPositive(options.idleTimeout, "idleTimeout", Infinity);
+    this.#limits = {
+      maxDepth: checkPositive(options.maxDepth, "maxDepth", DEFAULT_WIRE_LIMITS.maxDepth),
+      maxLength: checkPositive(options.maxLength, "maxLength", DEFAULT_WIRE_LIMITS.maxLength),
+      maxDecodedSize: checkPositive(
+        options.maxDecodedSize,
+        "maxDecodedSize",
+        DEFAULT_WIRE_LIMITS.maxDecodedSize,
+      ),
+    };
   }
 
   /**
@@ -2574,6 +2777,8 @@ export class BaseManager {
     const server = new Server(types, this.#authkey, this.#address, {
       maxFrame: this.#maxFrame,
       handshakeTimeout: this.#handshakeTimeout,
+      idleTimeout: this.#idleTimeout,
+      limits: this.#limits,
     });
     this.#server = server;
     // Once it listens, this manager's own proxies reach it there.
@@ -2616,6 +2821,8 @@ export class BaseManager {
       address: this.#address,
       maxFrame: this.#maxFrame,
       handshakeTimeout: this.#handshakeTimeout,
+      idleTimeout: this.#idleTimeout,
+      limits: this.#limits,
     };
     const worker = runtime().spawn(entryModule("_manager_main", import.meta.url), {
       name: "SyncManager",
@@ -2642,7 +2849,10 @@ export class BaseManager {
     // A manager nobody shuts down does not keep the program alive.
     worker.unref();
     this.#address = [this.#address[0], port];
-    this.#channel = SocketChannel.for({ host: this.#address[0], port, authkey: this.#authkey });
+    this.#channel = SocketChannel.for(
+      { host: this.#address[0], port, authkey: this.#authkey },
+      this.#limits,
+    );
   }
 
   /**
@@ -2655,7 +2865,7 @@ export class BaseManager {
   async connect(): Promise<void> {
     if (this.#state !== "initial" && this.#state !== "connected") this.#checkInitial("connect");
     const [host, port] = this.#address;
-    const channel = SocketChannel.for({ host, port, authkey: this.#authkey });
+    const channel = SocketChannel.for({ host, port, authkey: this.#authkey }, this.#limits);
     await channel.connection();
     this.#channel = channel;
     this.#state = "connected";
@@ -2738,7 +2948,10 @@ export class BaseManager {
 
   async #selfChannel(): Promise<Channel> {
     const [host, port] = await this.#server!.listen();
-    return this.#channel = SocketChannel.for({ host, port, authkey: this.#authkey });
+    return this.#channel = SocketChannel.for(
+      { host, port, authkey: this.#authkey },
+      this.#limits,
+    );
   }
 
   /** @internal For `dummy.ts`: proxies that call a server on this thread. */
