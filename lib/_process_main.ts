@@ -13,11 +13,19 @@ import "./_shareables.ts";
 const init = runtime().workerData() as ProcessInit;
 
 /**
- * Calls `fn` from a macrotask of its own: on Deno, a worker that passes its heap limit inside a
- * promise job (code after an `await`) stops without being reported as ended, and its process
- * would never end; inside a macrotask it ends with exit code 1, as on Node.
+ * Calls `fn` from a macrotask of its own where the runtime needs it (Deno): a worker that
+ * passes its heap limit inside a promise job (code after an `await`) stops without being
+ * reported as ended, and its process would never end; inside a macrotask it ends with exit
+ * code 1, as on Node.
  */
 function inMacrotask<T>(fn: () => T): Promise<Awaited<T>> {
+  if (!runtime().heapLimitNeedsMacrotask) {
+    try {
+      return Promise.resolve(fn() as Awaited<T>);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
   return new Promise((resolve, reject) =>
     setImmediate(() => {
       try {

@@ -202,15 +202,19 @@ async function runBatch(message: RunMessage): Promise<void> {
   flush(results, busy, names);
 }
 
-// Each batch starts in a macrotask of its own, and its sync tasks run in it: on Deno, a worker
-// that passes its heap limit inside a promise job (a message listener, code after an `await`)
-// stops without ever being reported as ended, and its task would never settle; inside a
-// macrotask it ends with ERR_WORKER_OUT_OF_MEMORY, as on Node. Catch: one setImmediate per
-// batch, not per task. An async task that runs out of memory after an `await` still hangs its
-// worker on Deno (README, "Memory").
+// Where the runtime needs it (Deno), each batch starts in a macrotask of its own and its sync
+// tasks run in it: a worker that passes its heap limit inside a promise job (a message
+// listener, code after an `await`) stops without ever being reported as ended, and its task
+// would never settle; inside a macrotask it ends with ERR_WORKER_OUT_OF_MEMORY, as on Node.
+// Catch: one setImmediate per batch (within the noise on Deno's round trip), so only there.
+// An async task that runs out of memory after an `await` still stops its worker unseen
+// (README, "Memory").
+const needsMacrotask = runtime().heapLimitNeedsMacrotask;
+
 function schedule(): void {
   draining = true;
-  setImmediate(drain);
+  if (needsMacrotask) setImmediate(drain);
+  else drain();
 }
 
 function drain(): void {
@@ -225,7 +229,7 @@ function drain(): void {
   else {
     // A module that failed to load fails its tasks at once: its own top-level code may be
     // about to end this worker (an unguarded main() that rejects).
-    pending.then((loaded) => loaded ? setImmediate(run) : run());
+    pending.then((loaded) => loaded && needsMacrotask ? setImmediate(run) : run());
   }
 }
 

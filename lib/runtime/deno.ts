@@ -44,4 +44,5 @@ export const denoRuntime: Runtime = {
   threadId: currentThreadId,
   workerData: currentWorkerData,
   hostPort: threadHostPort,
+  heapLimitNeedsMacrotask: true,
 };
