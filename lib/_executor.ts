@@ -65,6 +65,8 @@ export interface SlotInit {
   /** What {@linkcode Executor.prepare} returned for the initializer, if any. */
   initializer: unknown;
   initargs: unknown[];
+  /** The most megabytes a worker's heap may hold; `undefined` for the runtime's default. */
+  maxHeapMB: number | undefined;
 }
 
 /** A pool back end. */

@@ -1,6 +1,7 @@
 // The module every Process's Worker starts with: it runs the target or the subclass's run(),
 // then ends the Worker with Python's exit code.
 import process from "node:process";
+import { setImmediate } from "node:timers";
 import { errorText, importModule } from "./_bootstrap.ts";
 import type { ProcessInit } from "./_protocol.ts";
 import { Process, rebuildProcess } from "./process.ts";
@@ -10,6 +11,31 @@ import { runtime } from "./runtime/mod.ts";
 import "./_shareables.ts";
 
 const init = runtime().workerData() as ProcessInit;
+
+/**
+ * Calls `fn` from a macrotask of its own where the runtime needs it (Deno): a worker that
+ * passes its heap limit inside a promise job (code after an `await`) stops without being
+ * reported as ended, and its process would never end; inside a macrotask it ends with exit
+ * code 1, as on Node.
+ */
+function inMacrotask<T>(fn: () => T): Promise<Awaited<T>> {
+  if (!runtime().heapLimitNeedsMacrotask) {
+    try {
+      return Promise.resolve(fn() as Awaited<T>);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  return new Promise((resolve, reject) =>
+    setImmediate(() => {
+      try {
+        resolve(fn() as Awaited<T>);
+      } catch (error) {
+        reject(error);
+      }
+    })
+  );
+}
 
 async function main(): Promise<number> {
   try {
@@ -25,12 +51,12 @@ async function main(): Promise<number> {
         );
       }
       const fields = decodeShared(init.subclass.fields) as Record<string, unknown>;
-      result = rebuildProcess(cls as typeof Process, init, fields).run();
+      const me = rebuildProcess(cls as typeof Process, init, fields);
+      result = await inMacrotask(() => me.run());
     } else if (init.target !== undefined) {
       const target = await loadFunction(init.target);
       try {
-        result = target(...args);
-        result = await result;
+        result = await inMacrotask(() => target(...args));
       } catch (error) {
         throw explainFreeVariable(error, init.target) ?? error;
       }
@@ -43,9 +69,27 @@ async function main(): Promise<number> {
   }
 }
 
-// As Python's child calls os._exit() after run(): timers it left behind do not keep it alive.
-// Like Python's child, which waits for its queues' feeder threads, it first lets the puts and
-// sends still waiting for room go out.
+// A child ends as a program does: once the callbacks its target left (timers, promises) have
+// run and nothing keeps it alive, with exit code 0, or 1 after an uncaught error or unhandled
+// rejection among them, which the parent prints (Python's child, likewise, waits for its
+// non-daemon threads). Daemon children it started do not keep it alive. After the target's
+// own error it ends at once with 1, having let the puts and sends still waiting for room go
+// out, as Python's child waits for its queues' feeder threads.
+function uncaught(error: unknown): void {
+  console.error(`Process ${init.name}:\n${errorText(error)}`);
+  process.exit(1);
+}
+process.on("uncaughtException", uncaught);
+process.on("unhandledRejection", uncaught);
+// Bun ends a worker whose last callback rejected a promise before it reports the rejection:
+// one more turn of the loop, once it has run dry, lets the report come.
+let lastTurn = false;
+process.on("beforeExit", () => {
+  if (lastTurn) return;
+  lastTurn = true;
+  setTimeout(() => {}, 0);
+});
+
 const code = await main();
 await allSent();
-process.exit(code);
+if (code !== 0) process.exit(code);

@@ -48,7 +48,11 @@ class WorkerSlot implements Slot {
       initializer: init.initializer as FunctionDef | undefined,
       initargs: mayHoldShared() ? encodeShared(init.initargs) as unknown[] : init.initargs,
     };
-    const handle = runtime().spawn(workerMain, { name: this.name, data });
+    const handle = runtime().spawn(workerMain, {
+      name: this.name,
+      data,
+      maxHeapMB: init.maxHeapMB,
+    });
     this.#handle = handle;
     handle.onMessage((raw) => {
       const message = raw as WorkerMessage;

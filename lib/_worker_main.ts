@@ -1,5 +1,6 @@
 // The module every pool worker starts with: it runs the initializer, then runs the tasks its
 // pool sends, one at a time and in order, and sends their results back in batches.
+import { setImmediate } from "node:timers";
 import { isThenable } from "./_thenable.ts";
 import {
   Op,
@@ -12,6 +13,7 @@ import {
 } from "./_protocol.ts";
 import {
   cloneable,
+  compileFunction,
   decodeShared,
   encodeError,
   encodeShared,
@@ -131,12 +133,37 @@ function flush(results: unknown[], busy: number, names: string[]): void {
   post({ kind: "results", results, busy, shared });
 }
 
-async function runBatch(message: RunMessage): Promise<void> {
-  if (message.defs !== undefined) {
-    for (const def of message.defs) functions.set(def.id, await load(def));
+/**
+ * Compiles the batch's new functions; when a module must be imported first, a promise of
+ * whether every import succeeded.
+ */
+function prepare(message: RunMessage): Promise<boolean> | undefined {
+  const imports: Promise<boolean>[] = [];
+  for (const def of message.defs ?? []) {
+    if (def.source === undefined) {
+      imports.push(
+        load(def).then((loaded) => {
+          functions.set(def.id, loaded);
+          return loaded.error === undefined;
+        }),
+      );
+      continue;
+    }
+    try {
+      functions.set(def.id, { def, fn: compileFunction(def), error: undefined });
+    } catch (error) {
+      functions.set(def.id, { def, fn: undefined, error });
+    }
   }
+  const revivers = message.shared ? loadRevivers(message.tasks) : undefined;
+  if (revivers !== undefined) imports.push(revivers.then(() => true));
+  return imports.length === 0
+    ? undefined
+    : Promise.all(imports).then((loaded) => loaded.every(Boolean));
+}
+
+async function runBatch(message: RunMessage): Promise<void> {
   const tasks = message.tasks;
-  if (message.shared) await loadRevivers(tasks);
   let results: unknown[] = [];
   let names: string[] = [];
   let mark = performance.now();
@@ -175,15 +202,40 @@ async function runBatch(message: RunMessage): Promise<void> {
   flush(results, busy, names);
 }
 
-async function drain(): Promise<void> {
+// Where the runtime needs it (Deno), each batch starts in a macrotask of its own and its sync
+// tasks run in it: a worker that passes its heap limit inside a promise job (a message
+// listener, code after an `await`) stops without ever being reported as ended, and its task
+// would never settle; inside a macrotask it ends with ERR_WORKER_OUT_OF_MEMORY, as on Node.
+// Catch: one setImmediate per batch (within the noise on Deno's round trip), so only there.
+// An async task that runs out of memory after an `await` still stops its worker unseen
+// (README, "Memory").
+const needsMacrotask = runtime().heapLimitNeedsMacrotask;
+
+function schedule(): void {
   draining = true;
-  while (inbox.length > 0) await runBatch(inbox.shift()!);
-  draining = false;
+  if (needsMacrotask) setImmediate(drain);
+  else drain();
+}
+
+function drain(): void {
+  const message = inbox.shift();
+  if (message === undefined) {
+    draining = false;
+    return;
+  }
+  const pending = prepare(message);
+  const run = () => void runBatch(message).then(schedule, schedule);
+  if (pending === undefined) run();
+  else {
+    // A module that failed to load fails its tasks at once: its own top-level code may be
+    // about to end this worker (an unguarded main() that rejects).
+    pending.then((loaded) => loaded && needsMacrotask ? setImmediate(run) : run());
+  }
 }
 
 port.onMessage((message) => {
   inbox.push(message as RunMessage);
-  if (started && !draining) void drain();
+  if (started && !draining) schedule();
 });
 
 /** Runs the initializer; false when it failed and this worker must take no task. */
@@ -208,5 +260,5 @@ async function initialize(): Promise<boolean> {
 if (await initialize()) {
   started = true;
   post({ kind: "ready" });
-  if (!draining) void drain();
+  if (!draining) schedule();
 }

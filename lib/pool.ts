@@ -43,6 +43,17 @@ export interface PoolOptions {
    * @default {undefined}
    */
   maxtasksperchild?: number;
+  /**
+   * The most megabytes each worker's heap may hold. A task that needs more fails alone with a
+   * {@linkcode WorkerExitError} that says its worker ran out of memory, and the pool starts a
+   * new worker in its place. `undefined` keeps the runtime's default, V8's limit for the
+   * program (about 2–4 GB, by the machine's memory), which Deno and Node apply per worker. Bun
+   * cannot bound a worker's heap and ignores this option (README, "Memory"); so does the dummy
+   * pool, whose tasks run on the calling thread.
+   *
+   * @default {undefined}
+   */
+  maxHeapMB?: number;
 }
 
 /** Callbacks for a task's outcome, as in Python's `apply_async(callback=, error_callback=)`. */
@@ -70,6 +81,11 @@ interface Holder {
 }
 
 function noop(): void {}
+
+/** Whether a worker ended because its heap passed its limit (Node's and Deno's code for it). */
+function outOfMemory(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "ERR_WORKER_OUT_OF_MEMORY";
+}
 
 /** Marks a promise as handled: a pool's results are observed by awaiting them, never raised. */
 function handled<T>(promise: Promise<T>): Promise<T> {
@@ -678,6 +694,7 @@ export abstract class BasePool implements AsyncDisposable {
   #executor: Executor;
   #processes: number;
   #maxTasks: number;
+  #maxHeapMB: number | undefined;
   #initializer: unknown;
   #initargs: unknown[];
   #state: "run" | "close" | "terminate" = "run";
@@ -704,9 +721,10 @@ export abstract class BasePool implements AsyncDisposable {
    * Starts a pool of `processes` workers.
    *
    * @param options The number of workers, or {@linkcode PoolOptions}.
-   * @throws {TypeError} If `processes` or `maxtasksperchild` is not a number, `initializer`
-   *   is not a function, or `initargs` is not an array of cloneable values.
-   * @throws {RangeError} If `processes` or `maxtasksperchild` is not a positive integer.
+   * @throws {TypeError} If `processes`, `maxtasksperchild` or `maxHeapMB` is not a number,
+   *   `initializer` is not a function, or `initargs` is not an array of cloneable values.
+   * @throws {RangeError} If `processes`, `maxtasksperchild` or `maxHeapMB` is not a positive
+   *   integer.
    */
   constructor(options?: number | PoolOptions) {
     this.#executor = executors.find(new.target);
@@ -723,6 +741,10 @@ export abstract class BasePool implements AsyncDisposable {
       checkCount(opts.maxtasksperchild, "maxtasksperchild", "create pool");
       this.#maxTasks = opts.maxtasksperchild;
     }
+    if (opts.maxHeapMB !== undefined && opts.maxHeapMB !== null) {
+      checkCount(opts.maxHeapMB, "maxHeapMB", "create pool");
+    }
+    this.#maxHeapMB = opts.maxHeapMB ?? undefined;
     const initargs = opts.initargs ?? [];
     if (!Array.isArray(initargs)) {
       throw new TypeError(
@@ -1176,6 +1198,7 @@ export abstract class BasePool implements AsyncDisposable {
       number: ++this.#workerNumber,
       initializer: this.#initializer,
       initargs: this.#initargs,
+      maxHeapMB: this.#maxHeapMB,
     });
     this.#slots.set(slot, {
       slot,
@@ -1221,40 +1244,48 @@ export abstract class BasePool implements AsyncDisposable {
       return;
     }
     const states = [...this.#slots.values()];
-    const share = Math.ceil(this.#queue.length / this.#processes);
-    const first = this.#rotate++ % states.length;
-    for (let k = 0; k < states.length && this.#queue.length > 0; k++) {
-      const state = states[(first + k) % states.length];
-      if (state.retiring) continue;
-      const limit = Math.min(
-        MAX_IN_FLIGHT - state.inFlight.length,
-        this.#maxTasks - state.assigned,
-        share,
-      );
-      const jobs: Job[] = [];
-      let backlog = state.backlog;
-      while (jobs.length < limit && this.#queue.length > 0) {
-        const cost = this.#estimate(this.#queue.peek()!.key);
-        if (state.inFlight.length + jobs.length > 0 && backlog + cost > TARGET_BATCH_MS) break;
-        const job = this.#queue.shift()!;
-        job.seq = state.nextSeq++;
-        job.cost = cost;
-        backlog += cost;
-        jobs.push(job);
+    // A job that could not be sent (its arguments cannot be cloned) fails at once and frees its
+    // place: go round again until every job is sent or no worker has room, or those behind it
+    // would wait for a result that never comes.
+    for (let refused = true; refused && this.#queue.length > 0;) {
+      refused = false;
+      const share = Math.ceil(this.#queue.length / this.#processes);
+      const first = this.#rotate++ % states.length;
+      for (let k = 0; k < states.length && this.#queue.length > 0; k++) {
+        const state = states[(first + k) % states.length];
+        if (state.retiring) continue;
+        const limit = Math.min(
+          MAX_IN_FLIGHT - state.inFlight.length,
+          this.#maxTasks - state.assigned,
+          share,
+        );
+        const jobs: Job[] = [];
+        let backlog = state.backlog;
+        while (jobs.length < limit && this.#queue.length > 0) {
+          const cost = this.#estimate(this.#queue.peek()!.key);
+          if (state.inFlight.length + jobs.length > 0 && backlog + cost > TARGET_BATCH_MS) break;
+          const job = this.#queue.shift()!;
+          job.seq = state.nextSeq++;
+          job.cost = cost;
+          backlog += cost;
+          jobs.push(job);
+        }
+        if (jobs.length === 0) continue;
+        const rejected = state.slot.send(jobs);
+        const failed = rejected === undefined ? undefined : new Set(rejected.map(([job]) => job));
+        for (const job of jobs) {
+          if (failed?.has(job)) continue;
+          state.inFlight.push(job);
+          state.backlog += job.cost;
+        }
+        // Only the tasks a worker ran count towards its maxtasksperchild.
+        state.assigned += jobs.length - (rejected?.length ?? 0);
+        if (rejected === undefined || rejected.length === 0) continue;
+        refused = true;
+        for (const [job, error] of rejected) this.#finishJob(job, false, error);
       }
-      if (jobs.length === 0) continue;
-      state.assigned += jobs.length;
-      const rejected = state.slot.send(jobs);
-      const failed = rejected === undefined ? undefined : new Set(rejected.map(([job]) => job));
-      for (const job of jobs) {
-        if (failed?.has(job)) continue;
-        state.inFlight.push(job);
-        state.backlog += job.cost;
-      }
-      if (rejected === undefined) continue;
-      for (const [job, error] of rejected) this.#finishJob(job, false, error);
-      this.#maybeRetire(state);
     }
+    this.#checkIdle();
   }
 
   #finishJob(job: Job, ok: boolean, value: unknown): void {
@@ -1327,7 +1358,13 @@ export abstract class BasePool implements AsyncDisposable {
     if (this.#state !== "terminate" && state.inFlight.length > 0) {
       const running = slot.running();
       const failure = new WorkerExitError(
-        `Worker ${slot.name} (pid ${slot.pid}) ended with exit code ${exitCode}${detail} while running this task; the pool started a new worker in its place`,
+        outOfMemory(error)
+          ? `Worker ${slot.name} (pid ${slot.pid}) ran out of memory while running this task: its heap passed ${
+            this.#maxHeapMB === undefined
+              ? "the runtime's limit"
+              : `its limit of ${this.#maxHeapMB} MB`
+          }, and the pool started a new worker in its place. Raise the pool's 'maxHeapMB', or let the task hold less at once`
+          : `Worker ${slot.name} (pid ${slot.pid}) ended with exit code ${exitCode}${detail} while running this task; the pool started a new worker in its place`,
         exitCode,
         cause,
       );

@@ -195,7 +195,33 @@ export async function loadFunction(def: FunctionDef): Promise<AnyFunction> {
   return compileSource(def.source, def.name);
 }
 
+/**
+ * Compiles a function that travels as source text, at once: {@linkcode loadFunction} without
+ * waiting for a promise job.
+ *
+ * @throws {SyntaxError} If the source cannot be compiled.
+ */
+export function compileFunction(def: FunctionDef & { source: string }): AnyFunction {
+  return compileSource(def.source, def.name);
+}
+
+// A name a function may call itself by: an identifier (a reserved word fails to compile, and
+// the source is compiled without it).
+const SELF_NAME = /^[\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$]*$/u;
+
 function compileSource(source: string, name: string): AnyFunction {
+  // In the program, a function declared `function fact(n) { ... fact(n - 1) }` or
+  // `const fact = (n) => ... fact(n - 1)` calls itself by its name. Bun prints a function
+  // declared inside a block without its name (`function(n) { ... }`), and an arrow never has
+  // one: a scope that binds the name keeps such a call working, as in the program. Not for a
+  // global's name (a property `{ fetch: (u) => fetch(u) }` means the global there).
+  if (SELF_NAME.test(name) && !(name in globalThis)) {
+    try {
+      return new Function(`const ${name} = (${source}\n);\nreturn ${name};`)() as AnyFunction;
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+    }
+  }
   try {
     // An expression: `function f() {}`, `(x) => x`, `async function* g() {}`, `class C {}`.
     return new Function(`return (${source}\n);`)() as AnyFunction;

@@ -5,7 +5,14 @@ import type { HostPort, SpawnOptions, WorkerHandle } from "./types.ts";
 
 /** Wraps a `node:worker_threads` Worker as a {@linkcode WorkerHandle}. */
 export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
-  const worker = new wt.Worker(url, { name: options.name, workerData: options.data });
+  const worker = new wt.Worker(url, {
+    name: options.name,
+    workerData: options.data,
+    // Bun accepts and ignores it.
+    resourceLimits: options.maxHeapMB === undefined
+      ? undefined
+      : { maxOldGenerationSizeMb: options.maxHeapMB },
+  });
   let lastError: unknown = undefined;
   // Without an "error" listener an uncaught error in the worker would be rethrown here.
   worker.on("error", (error) => {

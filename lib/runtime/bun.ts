@@ -28,4 +28,6 @@ export const bun: Runtime = {
   threadId: currentThreadId,
   workerData: currentWorkerData,
   hostPort: threadHostPort,
+  // No heap limit to pass.
+  heapLimitNeedsMacrotask: false,
 };

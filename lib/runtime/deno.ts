@@ -2,6 +2,7 @@
 // reports nothing when a worker exits (a dead worker would go unnoticed), so this adapter uses
 // Deno's `node:worker_threads`, built on the same Deno workers, which has both. It is also the
 // faster of the two for batched messages on Deno.
+import { getHeapStatistics } from "node:v8";
 import {
   currentThreadId,
   currentWorkerData,
@@ -16,6 +17,12 @@ interface DenoGlobal {
 
 const deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
 
+let heapMB: number | undefined;
+
+function defaultHeapMB(): number {
+  return heapMB ??= Math.max(64, Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20));
+}
+
 /** The adapter for Deno 2. */
 export const denoRuntime: Runtime = {
   name: "deno",
@@ -27,11 +34,15 @@ export const denoRuntime: Runtime = {
       url.protocol === "file:" || url.protocol === "data:"
         ? url
         : new URL(`data:text/javascript,import ${encodeURIComponent(JSON.stringify(url.href))};`),
-      options,
+      // A Deno worker without a heap limit that runs out of memory ends the whole program
+      // ("Fatal JavaScript out of memory", exit code 133); one with a limit ends alone, as on
+      // Node. So every worker gets one: by default V8's limit for this process, as Node's have.
+      { ...options, maxHeapMB: options.maxHeapMB ?? defaultHeapMB() },
     ),
   cpuCount: () => navigator.hardwareConcurrency,
   osPid: () => deno.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
   hostPort: threadHostPort,
+  heapLimitNeedsMacrotask: true,
 };

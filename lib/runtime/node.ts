@@ -18,4 +18,5 @@ export const node: Runtime = {
   threadId: currentThreadId,
   workerData: currentWorkerData,
   hostPort: threadHostPort,
+  heapLimitNeedsMacrotask: false,
 };
