@@ -893,10 +893,14 @@ class SocketChannel implements Channel {
 
   private constructor(route: Route, limits: WireLimits = DEFAULT_WIRE_LIMITS) {
     this.route = route;
-    this.#codec = new WireCodec((record) => {
-      if (!isReference(record)) throw new TypeError("Cannot decode a reference record");
-      return makeProxy(this, record);
-    }, undefined, limits);
+    this.#codec = new WireCodec(
+      (record) => {
+        if (!isReference(record)) throw new TypeError("Cannot decode a reference record");
+        return makeProxy(this, record);
+      },
+      undefined,
+      limits,
+    );
   }
 
   /** Connects and authenticates, once. */
