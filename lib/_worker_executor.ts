@@ -9,7 +9,7 @@ import {
   type WorkerInit,
   type WorkerMessage,
 } from "./_protocol.ts";
-import { allocatePid, currentProcess } from "./context.ts";
+import { allocatePid, currentProcess, markEnded } from "./context.ts";
 import {
   decodeError,
   decodeShared,
@@ -69,7 +69,10 @@ class WorkerSlot implements Slot {
         hooks.initError(this, decodeError(message.error));
       }
     });
-    handle.onExit((code, error) => hooks.exit(this, code, error));
+    handle.onExit((code, error) => {
+      markEnded(pid);
+      hooks.exit(this, code, error);
+    });
   }
 
   send(jobs: Job[]): Array<[Job, unknown]> | undefined {

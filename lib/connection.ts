@@ -32,6 +32,7 @@
 import * as v8 from "node:v8";
 import { Deque } from "./_deque.ts";
 import { waitFor } from "./_wait.ts";
+import { hasEnded, threadOwnerPid } from "./context.ts";
 import { BufferTooShort, EOFError } from "./errors.ts";
 import {
   decodeShared,
@@ -424,14 +425,18 @@ function decode(bytes: Uint8Array, view: DataView, start: number, end: number): 
 // sit on their own cache line.
 
 const CONTROL_BYTES = 512;
-const W_LOCK = 0;
 const TAIL = 1;
 const PUT_COUNT = 2; // messages written, for qsize() and maxsize
 const W_STREAM = 3; // the sender writing a large message in pieces, or 0
+const W_LOCK = 4; // 0, or the pid of the thread holding it
+const W_LOCK_WAITERS = 5; // set by a thread about to sleep on W_LOCK
+const W_STREAM_OWNER = 6; // the pid of the thread whose stream W_STREAM is
 const R_LOCK = 16;
 const HEAD = 17;
 const GOT_COUNT = 18; // messages taken
 const R_STREAM = 19; // the receiver reading a large message in pieces, or 0
+const R_LOCK_WAITERS = 20;
+const R_STREAM_OWNER = 21;
 const READERS_WAITING = 32; // set by a receiver about to wait; cleared by the sender who wakes it
 const WRITERS_WAITING = 48; // the same for senders waiting for room
 const UNFINISHED = 64; // JoinableQueue: items put and not yet marked done
@@ -453,19 +458,48 @@ const MAX_BYTES = 1 << 29;
 
 const pause: () => void = (Atomics as { pause?: () => void }).pause ?? (() => {});
 
-// The locks guard a few dozen instructions and a copy, never an await: spin, then sleep
-// briefly (a holder in another worker may have been descheduled).
-function lock(c: Int32Array, i: number): void {
-  if (Atomics.compareExchange(c, i, 0, 1) === 0) return;
+// The locks guard a few dozen instructions and a copy, never an await. A lock word holds
+// its holder's pid: a worker terminated or killed while it holds one never lets go, and a
+// thread that finds the holder has ended (see context.ts, `hasEnded`) takes the lock over.
+// Otherwise it spins, then sleeps briefly (a holder in another worker may have been
+// descheduled), but never more than `LOCK_SLEEPS` times of 1 ms: then it gives up, and its
+// caller waits for the word asynchronously, so that no thread (the main thread least of all)
+// blocks for long, and a call's timeout still fires, whatever became of the holder.
+const LOCK_SLEEPS = 4;
+let me = 0;
+
+function tryLock(c: Int32Array, i: number): boolean {
+  const self = me || (me = threadOwnerPid());
+  if (Atomics.compareExchange(c, i, 0, self) === 0) return true;
   for (let n = 0; n < 200; n++) {
     pause();
-    if (Atomics.load(c, i) === 0 && Atomics.compareExchange(c, i, 0, 1) === 0) return;
+    if (Atomics.load(c, i) === 0 && Atomics.compareExchange(c, i, 0, self) === 0) return true;
   }
-  while (Atomics.exchange(c, i, 2) !== 0) Atomics.wait(c, i, 2, 1);
+  for (let n = 0; n <= LOCK_SLEEPS; n++) {
+    const owner = Atomics.load(c, i);
+    if (owner === 0 || hasEnded(owner)) {
+      if (Atomics.compareExchange(c, i, owner, self) === owner) return true;
+      continue;
+    }
+    if (n === LOCK_SLEEPS) break;
+    Atomics.store(c, i === W_LOCK ? W_LOCK_WAITERS : R_LOCK_WAITERS, 1);
+    Atomics.wait(c, i, owner, 1);
+  }
+  return false;
 }
 
 function unlock(c: Int32Array, i: number): void {
-  if (Atomics.exchange(c, i, 0) === 2) Atomics.notify(c, i, 1);
+  Atomics.store(c, i, 0);
+  const waiters = i === W_LOCK ? W_LOCK_WAITERS : R_LOCK_WAITERS;
+  if (Atomics.load(c, waiters) !== 0 && Atomics.exchange(c, waiters, 0) !== 0) {
+    Atomics.notify(c, i);
+  }
+}
+
+// Whether the large message under way in the stream word `i` (W_STREAM, R_STREAM) belongs to
+// a thread that has ended.
+function ownerEnded(c: Int32Array, i: number): boolean {
+  return hasEnded(Atomics.load(c, i === W_STREAM ? W_STREAM_OWNER : R_STREAM_OWNER));
 }
 
 function recordSize(length: number): number {
@@ -732,11 +766,14 @@ export class Channel {
    */
   #tryWrite(bytes: Uint8Array, length: number): number {
     const c = this.#c;
-    lock(c, W_LOCK);
+    if (!tryLock(c, W_LOCK)) {
+      this.#waitValue = Atomics.load(c, W_LOCK);
+      return W_LOCK;
+    }
     let result = 0;
     try {
       const stream = c[W_STREAM];
-      if (stream !== 0) {
+      if (stream !== 0 && !this.#dropDeadWriter(stream)) {
         this.#waitValue = stream;
         return (result = W_STREAM);
       }
@@ -795,10 +832,13 @@ export class Channel {
     const c = this.#c;
     let wrote = false;
     let finished = false;
-    lock(c, W_LOCK);
+    if (!tryLock(c, W_LOCK)) {
+      this.#waitValue = Atomics.load(c, W_LOCK);
+      return W_LOCK;
+    }
     try {
       const stream = Atomics.load(c, W_STREAM);
-      if (entry.offset < 0 && stream !== 0) {
+      if (entry.offset < 0 && stream !== 0 && !this.#dropDeadWriter(stream)) {
         this.#waitValue = stream;
         return W_STREAM;
       }
@@ -827,6 +867,7 @@ export class Channel {
       let at = tail & this.#mask;
       if (first) {
         entry.token = newToken(c);
+        Atomics.store(c, W_STREAM_OWNER, me);
         Atomics.store(c, W_STREAM, entry.token);
         Atomics.store(c, PUT_COUNT, (c[PUT_COUNT] + 1) | 0);
         entry.offset = 0;
@@ -854,6 +895,16 @@ export class Channel {
       if (wrote) this.#wakeReaders();
       if (finished) Atomics.notify(c, W_STREAM);
     }
+  }
+
+  // Called under W_LOCK with W_STREAM set: if the sender of that large message has ended,
+  // forgets it (its receiver drops the pieces it got, see #readSome) and returns true.
+  #dropDeadWriter(stream: number): boolean {
+    const c = this.#c;
+    if (!ownerEnded(c, W_STREAM)) return false;
+    Atomics.compareExchange(c, W_STREAM, stream, 0);
+    Atomics.notify(c, W_STREAM);
+    return true;
   }
 
   #copyIn(bytes: Uint8Array, from: number, length: number, at: number): void {
@@ -1042,16 +1093,26 @@ export class Channel {
    */
   #readSome(entry: PendingRead | null, mode: number): unknown {
     const c = this.#c;
-    lock(c, R_LOCK);
+    if (!tryLock(c, R_LOCK)) {
+      this.#waitIndex = R_LOCK;
+      this.#waitValue = Atomics.load(c, R_LOCK);
+      return WAIT;
+    }
     let took = false;
     let streamEnded = false;
     let result: unknown;
     try {
       const stream = Atomics.load(c, R_STREAM);
       if (stream !== 0 && (entry === null || stream !== entry.token)) {
-        this.#waitIndex = R_STREAM;
-        this.#waitValue = stream;
-        return WAIT;
+        if (!ownerEnded(c, R_STREAM)) {
+          this.#waitIndex = R_STREAM;
+          this.#waitValue = stream;
+          return WAIT;
+        }
+        // Its receiver ended in the middle of it: the pieces it took are lost with it, and
+        // the ones left are skipped below, so that the sender and the ring go on.
+        Atomics.store(c, R_STREAM, 0);
+        streamEnded = true;
       }
       const mask = this.#mask;
       for (;;) {
@@ -1067,6 +1128,20 @@ export class Channel {
               if (Atomics.load(c, TAIL) === tail) return (result = END);
               continue;
             }
+            if (entry !== null && entry.parts !== null) {
+              // In the middle of a large message: if its sender ended (or gave it up), the
+              // rest never comes. W_STREAM is cleared after the last piece is written, so
+              // with TAIL unchanged after it, that piece is not on its way.
+              const writing = Atomics.load(c, W_STREAM);
+              if (
+                (writing === 0 || ownerEnded(c, W_STREAM)) && Atomics.load(c, TAIL) === tail
+              ) {
+                if (writing !== 0) Atomics.compareExchange(c, W_STREAM, writing, 0);
+                entry.parts = null;
+                Atomics.store(c, R_STREAM, 0);
+                streamEnded = true;
+              }
+            }
             Atomics.store(c, READERS_WAITING, 1);
             this.#waitIndex = TAIL;
             this.#waitValue = tail;
@@ -1078,6 +1153,13 @@ export class Channel {
         const length = header & LENGTH;
         const next = (head + recordSize(length)) | 0;
         const start = (at + 4) & mask;
+        if (entry !== null && entry.parts !== null && (header & CONT) === 0) {
+          // A new message where the rest of the large one should be: its sender ended in
+          // the middle, and its pieces so far are dropped.
+          entry.parts = null;
+          Atomics.store(c, R_STREAM, 0);
+          streamEnded = true;
+        }
         if ((header & (MORE | CONT)) === 0) {
           result = this.#take(start, length, mode);
           c[GOT_COUNT] = (c[GOT_COUNT] + 1) | 0; // published by the store of HEAD
@@ -1093,6 +1175,7 @@ export class Channel {
             return WAIT;
           }
           entry.token = newToken(c);
+          Atomics.store(c, R_STREAM_OWNER, me);
           Atomics.store(c, R_STREAM, entry.token);
           Atomics.store(c, GOT_COUNT, (c[GOT_COUNT] + 1) | 0);
           entry.parts = new Uint8Array(this.#words[start >> 2]);

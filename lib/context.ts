@@ -9,6 +9,7 @@
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { setTimeout } from "node:timers";
 import type { Identity } from "./_protocol.ts";
 import { runtime } from "./runtime/mod.ts";
 
@@ -50,7 +51,10 @@ function isIdentity(data: unknown): data is Identity {
     (data as Identity).pidCounter instanceof SharedArrayBuffer;
 }
 
+let osPid = 0;
+
 function identify(): void {
+  osPid = runtime().osPid();
   const data = runtime().workerData();
   if (isIdentity(data)) {
     current = Object.freeze({ name: data.name, pid: data.pid });
@@ -60,9 +64,16 @@ function identify(): void {
   } else {
     current = Object.freeze({ name: "MainProcess", pid: runtime().osPid() });
     parent = null;
-    pidCounter = new Int32Array(new SharedArrayBuffer(4));
+    pidCounter = new Int32Array(new SharedArrayBuffer(4 + ENDED_WORDS * 4));
   }
 }
+
+// After the counter, the shared buffer holds one bit per worker pid the counter handed out:
+// set once that worker has ended, by the thread that started it (which sees it end). A lock
+// word or a stream in shared memory holds its owner's pid, and a thread that finds it held
+// by a worker that ended takes it over instead of waiting for ever. Pids past the first
+// `ENDED_WORDS * 32` are not tracked, and count as alive.
+const ENDED_WORDS = 2048;
 
 /**
  * The number of logical CPUs this process may use: the default size of a `Pool`.
@@ -149,6 +160,53 @@ export function runAsProcess<T>(info: ProcessInfo, identity: number[], fn: () =>
   tasks ??= new AsyncLocalStorage<TaskIdentity>();
   const parent = currentProcess();
   return tasks.run({ info: Object.freeze({ ...info }), parent, identity, children: 0 }, fn);
+}
+
+/**
+ * The pid of the running thread, whichever same-thread process runs: the owner of the
+ * connection and barrier locks it takes, as {@linkcode markEnded} names a thread.
+ */
+export function threadOwnerPid(): number {
+  if (current === undefined) identify();
+  return current!.pid;
+}
+
+/**
+ * Records that the worker with `pid`, started by this thread, has ended (its thread stopped),
+ * so that the locks and streams it held can be taken over by the threads that wait for them.
+ *
+ * @param pid The worker's pid, from {@linkcode allocatePid}.
+ */
+export function markEnded(pid: number): void {
+  if (pidCounter === undefined) identify();
+  const offset = pid - osPid;
+  if (offset <= 0 || offset >= ENDED_WORDS * 32) return;
+  const words = pidCounter!;
+  // A lock taken over from a thread that still writes would corrupt what it guards, and
+  // Deno reports a worker's "exit" as soon as terminate() is called, before its thread
+  // stops: so the mark comes a while after the end. (Deno was seen to stop a worker only
+  // between two tasks of its event loop, so never inside a lock, which guards synchronous
+  // code only; but a worker that never returns to its event loop, looping over settled
+  // promises, runs on after terminate() there, and must not use these primitives.)
+  setTimeout(() => Atomics.or(words, 1 + (offset >> 5), 1 << (offset & 31)), ENDED_GRACE)
+    .unref();
+}
+
+/** How long after a worker's end its locks may be taken over, in ms (see markEnded). */
+const ENDED_GRACE = 250;
+
+/**
+ * Whether the worker with `pid` is known to have ended (see {@linkcode markEnded}); `false`
+ * for the main thread, a live worker, and pids not tracked.
+ *
+ * @param pid A pid, as a lock word holds it.
+ * @returns Whether its thread has ended.
+ */
+export function hasEnded(pid: number): boolean {
+  if (pidCounter === undefined) identify();
+  const offset = pid - osPid;
+  if (offset <= 0 || offset >= ENDED_WORDS * 32) return false;
+  return (Atomics.load(pidCounter!, 1 + (offset >> 5)) & (1 << (offset & 31))) !== 0;
 }
 
 /** Takes a new pid for a worker about to start, and the buffer to hand down to it. */

@@ -7,7 +7,7 @@
 import { BackendRegistry } from "./_backends.ts";
 import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import type { ProcessInit } from "./_protocol.ts";
-import { allocatePid, currentProcess, nextChildIdentity } from "./context.ts";
+import { allocatePid, currentProcess, markEnded, nextChildIdentity } from "./context.ts";
 import {
   describe,
   encodeShared,
@@ -234,6 +234,7 @@ export abstract class BaseProcess {
     live.add(this);
     this.#ended = new Promise((resolve) => {
       handle.onExit((code) => {
+        markEnded(pid);
         this.#exitcode = this.#stopCode ?? code;
         live.delete(this);
         resolve();

@@ -14,7 +14,7 @@
  */
 import { checkTimeout, waitBudget } from "./_validate.ts";
 import { waitFor, type WaitResult } from "./_wait.ts";
-import { ownerPid } from "./context.ts";
+import { hasEnded, ownerPid, threadOwnerPid } from "./context.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import {
   describe,
@@ -146,7 +146,12 @@ const FREE = 0;
 const HELD = 1;
 const CONTENDED = 2;
 
-async function lockSlow(int32: Int32Array, index: number, budget: number): Promise<boolean> {
+async function lockSlow(
+  int32: Int32Array,
+  index: number,
+  budget: number,
+  owner?: number,
+): Promise<boolean> {
   for (let i = 0, backoff = 1; i < SPINS; i++) {
     if (
       Atomics.load(int32, index) === FREE &&
@@ -159,6 +164,10 @@ async function lockSlow(int32: Int32Array, index: number, budget: number): Promi
   // Marking the word contended before sleeping makes the holder's release notify; a waiter
   // that gives up leaves it so, which costs one spare notify and loses no wakeup.
   while (Atomics.exchange(int32, index, CONTENDED) !== FREE) {
+    if (owner !== undefined) {
+      const holder = Atomics.load(int32, owner);
+      if (holder !== 0 && hasEnded(holder)) throw abandoned(holder);
+    }
     const left = deadline - performance.now();
     if (left <= 0) return false;
     await sleep(int32, index, CONTENDED, left);
@@ -209,6 +218,15 @@ async function guardOf(held: Holdable): Promise<Disposable> {
       held.release();
     },
   };
+}
+
+// An RLock knows its owner: one that ended while it held the lock never releases it, and
+// what the lock guards may be half changed, so a waiter fails rather than wait for ever (a
+// Lock or Semaphore has no owner, and stays held, as Python's do).
+function abandoned(pid: number): Error {
+  return new Error(
+    `Cannot acquire the lock as the worker with pid ${pid} that held it ended without releasing it: what it guarded may be half changed, so create a new lock (and check the data it guarded)`,
+  );
 }
 
 const UNLOCKED_RELEASE =
@@ -432,6 +450,7 @@ export class RLock {
    *   `false`, or the timeout passed.
    * @throws {TypeError} If the options are not of the types above (as a rejection).
    * @throws {RangeError} If `timeout` is negative (as a rejection).
+   * @throws {Error} If the worker that holds it ended without releasing it (as a rejection).
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
     let budget = Infinity;
@@ -460,7 +479,7 @@ export class RLock {
   }
 
   async #acquireSlow(budget: number, count: number): Promise<boolean> {
-    if (!(await lockSlow(this.#state, 0, budget))) return false;
+    if (!(await lockSlow(this.#state, 0, budget, OWNER))) return false;
     Atomics.store(this.#state, OWNER, self());
     if (count !== 1) Atomics.store(this.#state, COUNT, count);
     return true;
@@ -1312,8 +1331,34 @@ function isAction(action: unknown): action is Action {
     typeof ref.name === "string";
 }
 
+// The spin lock's word holds its holder's pid. A worker terminated or killed inside one of
+// the few statements it guards never lets go: a thread that finds the holder ended takes the
+// lock over (the state it guards changes in single atomic steps, so it is whole). A live
+// holder lets go within microseconds; one that has not after BARRIER_SLEEPS sleeps of 1 ms
+// (a worker that is still starting, or whose end its parent has not seen yet) is reported
+// rather than waited for, so that no thread blocks for long.
+const BARRIER_SPINS = 1000;
+const BARRIER_SLEEPS = 250;
+
 function lockBarrier(state: Int32Array): void {
-  while (Atomics.compareExchange(state, SPIN_LOCK, 0, 1) !== 0) pause();
+  const me = threadOwnerPid();
+  for (let i = 0; i < BARRIER_SPINS; i++) {
+    if (Atomics.compareExchange(state, SPIN_LOCK, 0, me) === 0) return;
+    pause();
+  }
+  for (let i = 0; i < BARRIER_SLEEPS; i++) {
+    const owner = Atomics.load(state, SPIN_LOCK);
+    if (owner === 0 || hasEnded(owner)) {
+      if (Atomics.compareExchange(state, SPIN_LOCK, owner, me) === owner) return;
+      continue;
+    }
+    Atomics.wait(state, SPIN_LOCK, owner, 1);
+  }
+  throw new Error(
+    `Cannot use the barrier as the worker with pid ${
+      Atomics.load(state, SPIN_LOCK)
+    } has held its internal lock for over ${BARRIER_SLEEPS} ms and has not ended: a worker stopped inside a barrier call may leave it unusable, so create a new Barrier`,
+  );
 }
 
 function unlockBarrier(state: Int32Array): void {
