@@ -2,12 +2,13 @@
 // on 127.0.0.1 (on this runtime and on the other two), and hostile peers are raw sockets.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { decode, encode } from "@msgpack/msgpack";
+import { encode } from "@msgpack/msgpack";
 import * as mp from "../mod.ts";
+import { answerTo, CHALLENGE, DIGEST, frame, header, RawPeer } from "./fixtures/raw_peer.ts";
 import { wireSample } from "./fixtures/tcp_client.ts";
 import { currentRuntime, Program, RUNTIMES, startServer } from "./fixtures/tcp_programs.ts";
 
@@ -18,9 +19,6 @@ const WORKER = new URL("../examples/distributed_worker.ts", import.meta.url);
 const KEY = "tcp test key";
 // Starts programs: above bun's default of 5 s per test.
 const slow = { timeout: 60_000 };
-// How long a server may take to close a connection it must close at once: far below the
-// handshake timeout of the servers that use it, so that the timeout cannot be what closed it.
-const PROMPTLY = 5_000;
 const PATIENT_HANDSHAKE = "30000";
 
 /** The client side of the fixture server's shared array (an AutoProxy of an Array). */
@@ -43,132 +41,6 @@ async function goodClient(port: number): Promise<{ client: RemoteManager; list: 
 async function assertServes(list: SharedList, item: string): Promise<void> {
   await list.push(item);
   assert.equal((await list.slice()).at(-1), item, `the server stopped serving after: ${item}`);
-}
-
-const CHALLENGE = Buffer.from("#CHALLENGE#");
-const DIGEST = Buffer.from("{sha256}");
-
-function frame(payload: Uint8Array): Buffer {
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(payload.length);
-  return Buffer.concat([header, payload]);
-}
-
-function header(length: number): Buffer {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(length);
-  return bytes;
-}
-
-function answerTo(challenge: Uint8Array, key = KEY): Buffer {
-  const nonce = Buffer.from(challenge).subarray(CHALLENGE.length);
-  return Buffer.concat([DIGEST, createHmac("sha256", key).update(nonce).digest()]);
-}
-
-/** A peer that speaks frames by hand: it sends whatever a test tells it to. */
-class RawPeer {
-  readonly #socket: Socket;
-  #buffer = Buffer.alloc(0);
-  #frames: Buffer[] = [];
-  #wake: (() => void) | undefined;
-  #closed = false;
-  /** Resolves once the connection is closed. */
-  readonly closed: Promise<void>;
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.on("data", (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readUInt32BE(0)) {
-        const length = this.#buffer.readUInt32BE(0);
-        this.#frames.push(this.#buffer.subarray(4, 4 + length));
-        this.#buffer = this.#buffer.subarray(4 + length);
-      }
-      this.#wake?.();
-    });
-    // A reset by the server is a way of closing too.
-    socket.on("error", () => {});
-    this.closed = new Promise((resolve) =>
-      socket.on("close", () => {
-        this.#closed = true;
-        this.#wake?.();
-        resolve();
-      })
-    );
-  }
-
-  static connect(port: number, host = "127.0.0.1"): Promise<RawPeer> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, host, () => {
-        socket.off("error", reject);
-        resolve(new RawPeer(socket));
-      });
-      socket.once("error", reject);
-    });
-  }
-
-  /** The next frame from the server. */
-  async recv(timeout = PROMPTLY): Promise<Buffer> {
-    const deadline = Date.now() + timeout;
-    while (this.#frames.length === 0) {
-      if (this.#closed) throw new Error("the server closed the connection");
-      if (Date.now() >= deadline) throw new Error(`no frame from the server in ${timeout} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadline - Date.now());
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.#frames.shift()!;
-  }
-
-  send(payload: Uint8Array): void {
-    this.#socket.write(frame(payload));
-  }
-
-  sendRaw(bytes: Uint8Array): void {
-    this.#socket.write(bytes);
-  }
-
-  /** Half-closes: no more bytes from this side. */
-  end(): void {
-    this.#socket.end();
-  }
-
-  destroy(): void {
-    this.#socket.destroy();
-  }
-
-  /** Whether the server closes the connection within `ms`. */
-  async closedWithin(ms = PROMPTLY): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    try {
-      return await Promise.race([this.closed.then(() => true), late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Runs the handshake as a client holding `KEY`, checking that the server proves it too. */
-  async authenticate(): Promise<void> {
-    const challenge = await this.recv();
-    assert.ok(challenge.subarray(0, CHALLENGE.length).equals(CHALLENGE), "a challenge first");
-    this.send(answerTo(challenge));
-    assert.equal((await this.recv()).toString(), "#WELCOME#");
-    const ours = Buffer.concat([CHALLENGE, DIGEST, randomBytes(40)]);
-    this.send(ours);
-    assert.ok((await this.recv()).equals(answerTo(ours)), "the server proves the key");
-    this.send(Buffer.from("#WELCOME#"));
-  }
-
-  /** Sends a request frame and returns the decoded reply. */
-  async call(request: unknown[]): Promise<unknown> {
-    this.send(encode(request));
-    return decode(await this.recv());
-  }
 }
 
 /** A TCP relay to `port` that records what each side sent, as a listener on the wire would. */
@@ -407,7 +279,10 @@ describe("BaseManager over TCP", () => {
         await relay.close();
         const [challenge] = firstFrame(relay.fromServer);
         const [answer, answerFrame] = firstFrame(relay.fromClient);
-        assert.ok(answer.equals(answerTo(challenge)), "the relay recorded the client's answer");
+        assert.ok(
+          answer.equals(answerTo(challenge, KEY)),
+          "the relay recorded the client's answer",
+        );
         p = await peer();
         const fresh = await p.recv();
         assert.ok(!fresh.equals(challenge), "each connection gets a challenge of its own");
@@ -444,7 +319,7 @@ describe("BaseManager over TCP", () => {
       const authenticated = async () => {
         const p = await RawPeer.connect(port);
         peers.push(p);
-        await p.authenticate();
+        await p.authenticate(KEY);
         return p;
       };
       try {
