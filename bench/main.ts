@@ -52,6 +52,13 @@ const QUICK = args.includes("--quick");
 const COMPARE = args.includes("--compare");
 const ONLY = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
 const RESULTS = new URL("./results/", import.meta.url);
+/**
+ * Where a run's figures go: `<runtime>.json` and `.svg` for a full run (the published chart);
+ * a quick or partial run writes `<runtime>.partial.json` and `.svg` (ignored by git), so that a
+ * smoke test never replaces the published figures.
+ */
+const resultFile = (runtime: string, ext: "json" | "svg") =>
+  new URL(`${runtime}${QUICK || ONLY !== undefined ? ".partial" : ""}.${ext}`, RESULTS);
 
 const EXPERIMENTS: Record<string, (budget: Budget) => Promise<Result>> = {
   cpu,
@@ -298,9 +305,11 @@ async function runHere(): Promise<Run> {
   };
   printRatios(run.ratios);
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(new URL(`${run.runtime}.json`, RESULTS), JSON.stringify(run, null, 2) + "\n");
-  writeFileSync(new URL(`${run.runtime}.svg`, RESULTS), chart(run));
-  console.log(`\nwrote bench/results/${run.runtime}.json and bench/results/${run.runtime}.svg`);
+  const json = resultFile(run.runtime, "json");
+  const svg = resultFile(run.runtime, "svg");
+  writeFileSync(json, JSON.stringify(run, null, 2) + "\n");
+  writeFileSync(svg, chart(run));
+  console.log(`\nwrote ${fileURLToPath(json)} and ${fileURLToPath(svg)}`);
   return run;
 }
 
@@ -355,7 +364,7 @@ function runEverywhere(): void {
       console.log(`(${rt} failed with status ${child.status})`);
       continue;
     }
-    runs.push(JSON.parse(readFileSync(new URL(`${rt}.json`, RESULTS), "utf8")) as Run);
+    runs.push(JSON.parse(readFileSync(resultFile(rt, "json"), "utf8")) as Run);
   }
   console.log("\nratios on every runtime");
   const names = runs[0]?.ratios.map((r) => r.name) ?? [];
