@@ -616,7 +616,10 @@ export class Server {
           return;
         }
         // As a RangeError: the caller's side knows no WireLimitError.
-        this.#reply(conn, [callId, ERROR, new RangeError((error as Error).message)]);
+        this.#reply(
+          conn,
+          this.#codec.encodeView([callId, ERROR, new RangeError((error as Error).message)]),
+        );
         continue;
       }
       // Checked before it is taken apart: an authenticated peer may still send anything.
@@ -641,9 +644,10 @@ export class Server {
     }
   }
 
-  #reply(conn: SocketConnection, reply: unknown[]): void {
+  /** Sends a reply's bytes, unless the client went away meanwhile. */
+  #reply(conn: SocketConnection, bytes: Uint8Array): void {
     try {
-      conn.send(this.#codec.encodeView(reply));
+      conn.send(bytes);
     } catch {
       // The client went away meanwhile.
     }
@@ -671,11 +675,7 @@ export class Server {
     } catch (error) {
       bytes = this.encodeReply(client, [callId, ERROR, error], true);
     }
-    try {
-      conn.send(bytes);
-    } catch {
-      // The client went away meanwhile.
-    }
+    this.#reply(conn, bytes);
   }
 
   /**

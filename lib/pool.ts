@@ -1247,6 +1247,7 @@ export abstract class BasePool implements AsyncDisposable {
     // A job that could not be sent (its arguments cannot be cloned) fails at once and frees its
     // place: go round again until every job is sent or no worker has room, or those behind it
     // would wait for a result that never comes.
+    let anyRefused = false;
     for (let refused = true; refused && this.#queue.length > 0;) {
       refused = false;
       const share = Math.ceil(this.#queue.length / this.#processes);
@@ -1281,11 +1282,12 @@ export abstract class BasePool implements AsyncDisposable {
         // Only the tasks a worker ran count towards its maxtasksperchild.
         state.assigned += jobs.length - (rejected?.length ?? 0);
         if (rejected === undefined || rejected.length === 0) continue;
-        refused = true;
+        refused = anyRefused = true;
         for (const [job, error] of rejected) this.#finishJob(job, false, error);
       }
     }
-    this.#checkIdle();
+    // Jobs that failed to send may have been the last a closed pool was waiting for.
+    if (anyRefused) this.#checkIdle();
   }
 
   #finishJob(job: Job, ok: boolean, value: unknown): void {
@@ -1345,8 +1347,9 @@ export abstract class BasePool implements AsyncDisposable {
     const detail = error === undefined ? "" : ` after an uncaught ${errorText(error, false)}`;
     if (!state.ready && !state.retiring && this.#state !== "terminate") {
       // It ended before it could run anything: its modules did not load, or its initializer
-      // ended it. Workers started after it would end alike, one after another, so the pool
-      // starts no more, and its work fails with the cause once no worker is left.
+      // ended it. Workers started after it would likely end alike, so for a while the pool
+      // starts no more (START_RETRY_AFTER_MS), and its work fails with the cause once no
+      // worker is left.
       const failure = new WorkerExitError(
         `Cannot run the task as the pool's worker ${slot.name} (pid ${slot.pid}) could not start: it ended with exit code ${exitCode}${detail}`,
         exitCode,
