@@ -56,8 +56,17 @@ export interface ResultsMessage {
   shared: boolean;
 }
 
+/**
+ * Worker → main: a task passed the worker's heap limit inside a promise job, where the
+ * runtime (Deno) stops the job without ending the worker (see `lib/_heap_watch.ts`). The
+ * pool ends the worker and reports it as having run out of memory.
+ */
+export interface OutOfMemoryMessage {
+  kind: "out-of-memory";
+}
+
 /** Every message a worker sends. */
-export type WorkerMessage = ReadyMessage | InitErrorMessage | ResultsMessage;
+export type WorkerMessage = ReadyMessage | InitErrorMessage | ResultsMessage | OutOfMemoryMessage;
 
 /** Who a worker is: part of every worker's `workerData`, read by `lib/context.ts`. */
 export interface Identity {

@@ -54,6 +54,7 @@ class WorkerSlot implements Slot {
       maxHeapMB: init.maxHeapMB,
     });
     this.#handle = handle;
+    let outOfMemory = false;
     handle.onMessage((raw) => {
       const message = raw as WorkerMessage;
       if (message.kind === "results") {
@@ -65,13 +66,16 @@ class WorkerSlot implements Slot {
         hooks.results(this, results, message.busy);
       } else if (message.kind === "ready") {
         hooks.ready(this);
+      } else if (message.kind === "out-of-memory") {
+        outOfMemory = true;
+        void handle.terminate();
       } else {
         hooks.initError(this, decodeError(message.error));
       }
     });
     handle.onExit((code, error) => {
       markEnded(pid);
-      hooks.exit(this, code, error);
+      hooks.exit(this, code, outOfMemory ? outOfMemoryError() : error);
     });
   }
 
@@ -145,6 +149,14 @@ class WorkerSlot implements Slot {
   unref(): void {
     this.#handle.unref();
   }
+}
+
+/** The error a worker reports when it passed its heap limit without being ended by it. */
+function outOfMemoryError(): Error {
+  return Object.assign(
+    new Error("The worker passed its heap limit inside a promise job and was ended"),
+    { code: "ERR_WORKER_OUT_OF_MEMORY" },
+  );
 }
 
 function cloneFailure(job: Job, error: unknown): TypeError {

@@ -1,6 +1,7 @@
 // The module every pool worker starts with: it runs the initializer, then runs the tasks its
 // pool sends, one at a time and in order, and sends their results back in batches.
 import { setImmediate } from "node:timers";
+import { awaitWatched, watchHeap } from "./_heap_watch.ts";
 import { isThenable } from "./_thenable.ts";
 import {
   Op,
@@ -179,7 +180,7 @@ async function runBatch(message: RunMessage): Promise<void> {
       const payload = message.shared ? decodeShared(tasks[t + 3]) : tasks[t + 3];
       const op = tasks[t + 2] as Op;
       value = start(loaded, op, payload);
-      if (isThenable(value)) value = await value;
+      if (isThenable(value)) value = await (needsMacrotask ? awaitWatched(value) : value);
       if (op !== Op.apply) value = packNumbers(value as unknown[]);
     } catch (error) {
       ok = 0;
@@ -207,9 +208,11 @@ async function runBatch(message: RunMessage): Promise<void> {
 // listener, code after an `await`) stops without ever being reported as ended, and its task
 // would never settle; inside a macrotask it ends with ERR_WORKER_OUT_OF_MEMORY, as on Node.
 // Catch: one setImmediate per batch (within the noise on Deno's round trip), so only there.
-// An async task that runs out of memory after an `await` still stops its worker unseen
-// (README, "Memory").
+// An async task that passes the limit after an `await` is stopped, and the worker goes on
+// unseen: while one is pending the worker watches for it (lib/_heap_watch.ts) and asks to be
+// ended.
 const needsMacrotask = runtime().heapLimitNeedsMacrotask;
+if (needsMacrotask) watchHeap(() => post({ kind: "out-of-memory" }));
 
 function schedule(): void {
   draining = true;
@@ -245,7 +248,7 @@ async function initialize(): Promise<boolean> {
     const fn = await loadFunction(init.initializer);
     await loadRevivers(init.initargs);
     const value = fn(...decodeShared(init.initargs) as unknown[]);
-    if (isThenable(value)) await value;
+    if (isThenable(value)) await (needsMacrotask ? awaitWatched(value) : value);
     return true;
   } catch (error) {
     // The pool ends this worker and fails the tasks it had sent here.

@@ -25,6 +25,7 @@ describe("faults: out of memory", () => {
       assert.equal(code, 0, `the program died (exit code ${code}): ${stdout}\n${stderr}`);
       assert.match(stdout, /^hog failed: WorkerExitError: .*ran out of memory.*64 MB/m);
       assert.match(stdout, /^other \[2,3,4\]$/m);
+      assert.match(stdout, /^async hog failed: WorkerExitError: .*ran out of memory.*64 MB/m);
       assert.match(stdout, /^after \[2,4,6\]$/m);
     },
   );
