@@ -6,7 +6,7 @@ import { errorText, importModule } from "./_bootstrap.ts";
 import type { ProcessInit } from "./_protocol.ts";
 import { Process, rebuildProcess } from "./process.ts";
 import { decodeShared, explainFreeVariable, loadFunction, loadRevivers } from "./reduction.ts";
-import { allSent } from "./connection.ts";
+import { allSent, closeAllConnections } from "./connection.ts";
 import { runtime } from "./runtime/mod.ts";
 import "./_shareables.ts";
 
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
 // out, as Python's child waits for its queues' feeder threads.
 function uncaught(error: unknown): void {
   console.error(`Process ${init.name}:\n${errorText(error)}`);
+  closeAllConnections();
   process.exit(1);
 }
 process.on("uncaughtException", uncaught);
@@ -84,7 +85,11 @@ process.on("unhandledRejection", uncaught);
 // Bun ends a worker whose last callback rejected a promise before it reports the rejection:
 // one more turn of the loop, once it has run dry, lets the report come.
 let lastTurn = false;
+// Its pipes close as a process's do when it exits: the far ends see the end of the stream.
+// (Deno's workers emit "exit" but not "beforeExit".)
+process.on("exit", closeAllConnections);
 process.on("beforeExit", () => {
+  closeAllConnections();
   if (lastTurn) return;
   lastTurn = true;
   setTimeout(() => {}, 0);
@@ -92,4 +97,7 @@ process.on("beforeExit", () => {
 
 const code = await main();
 await allSent();
-if (code !== 0) process.exit(code);
+if (code !== 0) {
+  closeAllConnections();
+  process.exit(code);
+}

@@ -3,10 +3,11 @@ import { describe } from "./reduction.ts";
 
 /**
  * Checks a `timeout` option in milliseconds and returns how long a call may wait:
- * `Infinity` when it is `undefined`.
+ * `Infinity` when it is `undefined`, and `0` when it is negative (as Python's, a negative
+ * timeout means "do not wait").
  *
  * @throws {TypeError} If it is neither a number nor `undefined`.
- * @throws {RangeError} If it is negative or NaN.
+ * @throws {RangeError} If it is NaN.
  */
 export function checkTimeout(timeout: unknown, what: string): number {
   if (timeout === undefined) return Infinity;
@@ -17,12 +18,12 @@ export function checkTimeout(timeout: unknown, what: string): number {
       }`,
     );
   }
-  if (!(timeout >= 0)) {
+  if (Number.isNaN(timeout)) {
     throw new RangeError(
-      `Cannot ${what} as 'timeout' must be 0 or more milliseconds: received ${timeout}`,
+      `Cannot ${what} as 'timeout' must be a number of milliseconds: received NaN`,
     );
   }
-  return timeout;
+  return timeout < 0 ? 0 : timeout;
 }
 
 /**
@@ -30,7 +31,7 @@ export function checkTimeout(timeout: unknown, what: string): number {
  * `Infinity` for ever. Used by every acquire, put and get.
  *
  * @throws {TypeError} If `options` is not an object, or `block` not a boolean.
- * @throws {RangeError} If `timeout` is negative or NaN.
+ * @throws {RangeError} If `timeout` is NaN.
  */
 export function waitBudget(
   options: { block?: boolean; timeout?: number } | undefined,

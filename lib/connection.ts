@@ -31,6 +31,7 @@
  */
 import * as v8 from "node:v8";
 import { Deque } from "./_deque.ts";
+import { checkTimeout } from "./_validate.ts";
 import { waitFor } from "./_wait.ts";
 import { hasEnded, threadOwnerPid } from "./context.ts";
 import { BufferTooShort, EOFError } from "./errors.ts";
@@ -295,6 +296,42 @@ export function encodeBytes(bytes: Uint8Array): number {
   out[0] = T_BYTES;
   out.set(bytes, 1);
   return 1 + bytes.length;
+}
+
+// Python's send() is pickling plus send_bytes(), so the bytes recv_bytes() gives for a sent
+// object arrive at recv() as that object once sent on with send_bytes(). Here the bytes of a
+// sent object are its encoding behind a 4-byte mark: sendBytes() passes marked bytes on as the
+// encoding they hold, and any other bytes as bytes.
+const MARK = new Uint8Array([0xf0, 0x6d, 0x70, 0x01]);
+
+/** Copies `bytes[start, end)`, an encoded object, behind {@linkcode MARK}. */
+function withMark(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const marked = new Uint8Array(MARK.length + end - start);
+  marked.set(MARK);
+  marked.set(bytes.subarray(start, end), MARK.length);
+  return marked;
+}
+
+/**
+ * Encodes bytes given to `sendBytes()` as a message, into the scratch buffer: the encoding
+ * they hold when they carry {@linkcode MARK} (bytes received from a `send()`), otherwise
+ * the bytes themselves. Internal.
+ *
+ * @param bytes The bytes to send.
+ * @returns The length of the encoding.
+ */
+export function encodeSentBytes(bytes: Uint8Array): number {
+  const n = MARK.length;
+  if (
+    bytes.length > n && bytes[0] === MARK[0] && bytes[1] === MARK[1] && bytes[2] === MARK[2] &&
+    bytes[3] === MARK[3] && bytes[n] <= T_V8_SHARED
+  ) {
+    start();
+    reserve(bytes.length - n);
+    out.set(bytes.subarray(n));
+    return bytes.length - n;
+  }
+  return encodeBytes(bytes);
 }
 
 /** The scratch buffer {@linkcode encode} writes into. Internal. */
@@ -1195,7 +1232,7 @@ export class Channel {
           Atomics.store(c, R_STREAM, 0);
           streamEnded = true;
           result = mode === BYTES
-            ? (parts[0] === T_BYTES ? parts.subarray(1) : parts)
+            ? (parts[0] === T_BYTES ? parts.subarray(1) : withMark(parts, 0, parts.length))
             : decode(parts, new DataView(parts.buffer), 0, parts.length);
           return result;
         }
@@ -1220,14 +1257,15 @@ export class Channel {
   #take(start: number, length: number, mode: number): unknown {
     if (start + length <= this.#capacity) {
       if (mode === BYTES) {
-        const from = this.#data[start] === T_BYTES ? start + 1 : start;
-        return this.#data.slice(from, start + length);
+        return this.#data[start] === T_BYTES
+          ? this.#data.slice(start + 1, start + length)
+          : withMark(this.#data, start, start + length);
       }
       return decode(this.#data, this.#view, start, start + length);
     }
     const copy = new Uint8Array(length);
     this.#copyOut(start, length, copy, 0);
-    if (mode === BYTES) return copy[0] === T_BYTES ? copy.subarray(1) : copy;
+    if (mode === BYTES) return copy[0] === T_BYTES ? copy.subarray(1) : withMark(copy, 0, length);
     return decode(copy, new DataView(copy.buffer), 0, length);
   }
 
@@ -1398,7 +1436,23 @@ function closeCopy({ counter, writer, alsoReading }: Copy): void {
 }
 
 // A connection dropped without close() closes its copy when collected, as Python's does.
-const dropped = new FinalizationRegistry<Copy>(closeCopy);
+const dropped = new FinalizationRegistry<Copy>((copy) => {
+  openCopies.delete(copy);
+  closeCopy(copy);
+});
+
+// The copies this thread holds open, which close when it ends as a process's handles do.
+const openCopies = new Set<Copy>();
+
+/**
+ * Closes every connection copy this thread still holds open, as a process's pipes close when
+ * it exits: the far ends then see the end of the stream. Called by a worker process as it
+ * ends. Internal.
+ */
+export function closeAllConnections(): void {
+  for (const copy of openCopies) closeCopy(copy);
+  openCopies.clear();
+}
 
 const CONNECTION_ERRORS: ChannelErrors = {
   full: () => new Error("Cannot send now as the pipe is full"),
@@ -1511,6 +1565,7 @@ export class Connection<T = unknown> implements Disposable {
       ? { counter: this.#out, writer: true, alsoReading: this.#in }
       : { counter: this.#in!, writer: false, alsoReading: null };
     dropped.register(this, this.#copy, this);
+    openCopies.add(this.#copy);
     sharedObjectCreated();
   }
 
@@ -1562,7 +1617,8 @@ export class Connection<T = unknown> implements Disposable {
 
   /**
    * Receives the next value the other end sent, waiting for one to arrive. A message sent
-   * with {@linkcode Connection.sendBytes} arrives as a `Uint8Array`.
+   * with {@linkcode Connection.sendBytes} arrives as a `Uint8Array`, unless its bytes were
+   * an object's encoding from {@linkcode Connection.recvBytes}: then as that object.
    *
    * @returns A promise of the value.
    * @throws {EOFError} (as a rejection) If the other end is closed and everything it sent
@@ -1619,7 +1675,7 @@ export class Connection<T = unknown> implements Disposable {
       const n = size === undefined
         ? bytes.length - offset
         : byteCount(size, "size", "send bytes", bytes.length - offset);
-      const length = encodeBytes(bytes.subarray(offset, offset + n));
+      const length = encodeSentBytes(bytes.subarray(offset, offset + n));
       return channel.send(encoded(), length, Infinity, false);
     } catch (error) {
       return Promise.reject(error);
@@ -1628,7 +1684,9 @@ export class Connection<T = unknown> implements Disposable {
 
   /**
    * Receives the next message as bytes (Python's `recv_bytes`), waiting for one to arrive.
-   * A message sent with {@linkcode Connection.send} arrives as its encoding.
+   * A message sent with {@linkcode Connection.send} arrives as its encoding, which
+   * {@linkcode Connection.sendBytes} sends on as the object: as Python's `send()` is
+   * pickling plus `send_bytes()`, `recv()` at the far end gives the object back.
    *
    * @param maxlength The longest message to accept, in bytes.
    * @returns A promise of the message's bytes.
@@ -1725,14 +1783,7 @@ export class Connection<T = unknown> implements Disposable {
    */
   async poll(timeout: number | null = 0): Promise<boolean> {
     const channel = this.#check("poll", "in");
-    if (timeout !== null && (typeof timeout !== "number" || !(timeout >= 0))) {
-      throw new RangeError(
-        `Cannot poll as 'timeout' must be 0 or more milliseconds, or null to wait as long as it takes: received ${
-          describe(timeout)
-        }`,
-      );
-    }
-    return await channel.poll(timeout ?? Infinity);
+    return await channel.poll(timeout === null ? Infinity : checkTimeout(timeout, "poll"));
   }
 
   /**
@@ -1755,6 +1806,7 @@ export class Connection<T = unknown> implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     dropped.unregister(this);
+    openCopies.delete(this.#copy);
     this.#in?.cancelReceives(new Error("Cannot receive as the connection was closed"));
     const out = this.#out;
     if (out !== null && out.sending) {

@@ -6,6 +6,7 @@
  */
 import { BackendRegistry } from "./_backends.ts";
 import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
+import { checkTimeout } from "./_validate.ts";
 import type { ProcessInit } from "./_protocol.ts";
 import { allocatePid, currentProcess, markEnded, nextChildIdentity } from "./context.ts";
 import {
@@ -170,7 +171,7 @@ export abstract class BaseProcess {
       );
     }
     this.#target = target;
-    this.#args = args;
+    this.#args = [...args]; // Python keeps a tuple of them
     this.#daemon = daemon;
     if (rebuilding !== undefined) {
       // The child's own Process object: it is the process that is running.
@@ -257,22 +258,16 @@ export abstract class BaseProcess {
     if (this.#state === "initial" || this.#ended === undefined) {
       throw new Error(`Cannot join ${this.#name} as it has not started: call start() first`);
     }
-    if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
-      throw new RangeError(
-        `Cannot join ${this.#name} as 'timeout' must be 0 or more milliseconds: received ${
-          describe(timeout)
-        }`,
-      );
-    }
+    const ms = checkTimeout(timeout, `join ${this.#name}`);
     if (this.#exitcode !== null) return;
     // Whoever waits for a daemon keeps the program alive meanwhile.
     const handle = this.#handle!;
     handle.ref();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await (timeout === undefined ? this.#ended : Promise.race([
+      await (ms === Infinity ? this.#ended : Promise.race([
         this.#ended,
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout))),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
       ]));
     } finally {
       clearTimeout(timer);

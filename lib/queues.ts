@@ -375,6 +375,7 @@ export class Queue<T = unknown> {
    * ```
    */
   qsize(): number {
+    this.#checkOpen("count the items in");
     return this.#channel.size();
   }
 
@@ -396,6 +397,9 @@ export class Queue<T = unknown> {
    * ```
    */
   empty(): boolean {
+    if (this.#closed) {
+      throw new Error("Cannot ask whether the queue is empty as it is closed in this process");
+    }
     return this.#channel.isEmpty();
   }
 
@@ -417,6 +421,9 @@ export class Queue<T = unknown> {
    * ```
    */
   full(): boolean {
+    if (this.#closed) {
+      throw new Error("Cannot ask whether the queue is full as it is closed in this process");
+    }
     return this.#channel.isFull();
   }
 
@@ -691,6 +698,9 @@ export class SimpleQueue<T = unknown> {
    * ```
    */
   empty(): boolean {
+    if (this.#closed) {
+      throw new Error("Cannot ask whether the queue is empty as it is closed in this process");
+    }
     return this.#channel.isEmpty();
   }
 

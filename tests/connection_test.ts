@@ -128,7 +128,7 @@ describe("Pipe (one thread)", () => {
     setTimeout(() => a.send("y"), 10);
     assert.equal(await later, true);
     assert.equal(await b.recv(), "y");
-    await assert.rejects(b.poll(-1), RangeError);
+    await assert.rejects(b.poll(NaN), RangeError);
   });
 
   test("Connection.recv() fails with EOFError once the other end closed and all was read", async () => {
@@ -432,6 +432,7 @@ describe("Pipe (dummy.ts)", () => {
       args: [theirs],
     });
     p.start();
+    theirs.close(); // the child has its own copy, as a worker Process would
     for (const message of ["a", "b", "cd"]) {
       await mine.send(message);
       assert.equal(await mine.recv(), message.toUpperCase());

@@ -204,7 +204,7 @@ for (const [label, m] of entries) {
       await result.wait(20);
       assert.equal(result.ready(), false);
       assert.throws(() => result.successful(), /has not finished/);
-      assert.throws(() => result.wait(-1), RangeError);
+      assert.throws(() => result.wait(NaN), RangeError);
     });
 
     test("Pool.mapAsync() calls callback once with the whole list", async () => {

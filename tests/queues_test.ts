@@ -317,7 +317,7 @@ describe("Queue (one thread)", () => {
     assert.throws(() => new Queue(0, { bytes: 10 }), /'bytes' must be between/);
     assert.throws(() => new Queue(0, { bytes: "big" as unknown as number }), TypeError);
     const q = new Queue<number>();
-    await assert.rejects(q.put(1, { timeout: -1 }), RangeError);
+    await assert.rejects(q.put(1, { timeout: NaN }), RangeError);
     await assert.rejects(q.get({ block: "no" as unknown as boolean }), TypeError);
     await assert.rejects(q.get("soon" as never), TypeError);
   });

@@ -200,14 +200,14 @@ describe("Lock", () => {
 
   test("Lock.acquire() rejects options of the wrong type or range", async () => {
     const lock = new Lock();
-    await assert.rejects(lock.acquire({ timeout: -1 }), {
-      name: "RangeError",
-      message: "Cannot acquire the lock as 'timeout' must be 0 or more milliseconds: received -1",
-    });
     await assert.rejects(lock.acquire({ timeout: "1" as unknown as number }), TypeError);
     await assert.rejects(lock.acquire({ block: 0 as unknown as boolean }), TypeError);
     await assert.rejects(lock.acquire(5 as unknown as { block: boolean }), TypeError);
-    await assert.rejects(lock.acquire({ timeout: NaN }), RangeError);
+    await assert.rejects(lock.acquire({ timeout: NaN }), {
+      name: "RangeError",
+      message:
+        "Cannot acquire the lock as 'timeout' must be a number of milliseconds: received NaN",
+    });
     assert.equal(lock.locked(), false);
   });
 
@@ -450,8 +450,8 @@ describe("RLock", () => {
     assert.equal(lock.locked(), false);
   });
 
-  test("RLock.acquire() rejects a negative timeout with RangeError", async () => {
-    await assert.rejects(new RLock().acquire({ timeout: -5 }), RangeError);
+  test("RLock.acquire() rejects a NaN timeout with RangeError", async () => {
+    await assert.rejects(new RLock().acquire({ timeout: NaN }), RangeError);
   });
 
   test(
@@ -818,7 +818,7 @@ describe("Condition", () => {
     assert.throws(() => cond.notify(-1), RangeError);
     assert.throws(() => cond.notify(1.5), RangeError);
     assert.throws(() => cond.notify("1" as unknown as number), TypeError);
-    await assert.rejects(cond.wait(-1), RangeError);
+    await assert.rejects(cond.wait(NaN), RangeError);
     cond.release();
   });
 
@@ -994,7 +994,7 @@ describe("Event", () => {
   });
 
   test("Event.wait() rejects a timeout of the wrong type or range", async () => {
-    await assert.rejects(new Event().wait(-1), RangeError);
+    await assert.rejects(new Event().wait(NaN), RangeError);
     await assert.rejects(new Event().wait("1" as unknown as number), TypeError);
   });
 
@@ -1029,7 +1029,7 @@ describe("Barrier", () => {
     });
     assert.throws(() => new Barrier("2" as unknown as number), TypeError);
     assert.throws(() => new Barrier(2, 5 as unknown as () => void), TypeError);
-    assert.throws(() => new Barrier(2, undefined, -1), RangeError);
+    assert.throws(() => new Barrier(2, undefined, NaN), RangeError);
   });
 
   test("Barrier.wait() gives each party a distinct index in every pass, for many passes", async () => {

@@ -5,21 +5,33 @@
  * @module
  */
 import { runAsProcess } from "../context.ts";
-import { functionDef, loadFunction } from "../reduction.ts";
+import { Connection } from "../connection.ts";
+import { decodeShared, encodeShared, functionDef, loadFunction } from "../reduction.ts";
 import { BaseProcess, type ProcessBackend, registerProcessBackend } from "../process.ts";
 
 const threadBackend: ProcessBackend = {
   start(process, spec) {
     let listener: ((exitCode: number) => void) | undefined;
     let exitCode: number | undefined;
-    const finish = (code: number) => {
-      if (exitCode !== undefined) return;
-      exitCode = code;
-      listener?.(code);
-    };
     // Starts after the caller's synchronous code, as a thread would start beside it, with
     // an identity of its own (currentProcess(), RLock ownership), as a thread has.
     const info = { name: spec.name, pid: spec.pid };
+    // The child gets its own copy of each connection among its arguments, as a worker's
+    // child does, so that the parent closing its copy ("close your copy") leaves the child's
+    // open; the child's copies close when it ends, as a process's ends do when it exits.
+    const copies: Connection[] = [];
+    for (let i = 0; i < spec.args.length; i++) {
+      const arg = spec.args[i];
+      if (arg instanceof Connection && !arg.closed) {
+        copies.push(spec.args[i] = decodeShared(encodeShared(arg)) as Connection);
+      }
+    }
+    const finish = (code: number) => {
+      if (exitCode !== undefined) return;
+      exitCode = code;
+      for (const copy of copies) copy.close();
+      listener?.(code);
+    };
     const main = async () => {
       try {
         await process.run();
