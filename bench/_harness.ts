@@ -1,6 +1,7 @@
 // What every experiment of bench/ uses: mitata's measurement, one table per experiment with
 // a summary in mitata's words ("1.95x faster than …"), and the record each experiment returns.
 import { measure } from "mitata";
+import { SIZES, type Sizes, type Tier } from "./_sizes.ts";
 
 /** One variant of an experiment, as measured. */
 export interface Row {
@@ -30,9 +31,17 @@ export interface Result {
   comparable?: boolean;
 }
 
-/** How long to measure: few samples in `--quick`, enough for a stable best otherwise. */
+/** How long to measure, and at what sizes: the run's tier (see `_sizes.ts`). */
 export interface Budget {
+  /** The smoke test: one or two samples. */
   quick: boolean;
+  tier: Tier;
+  sizes: Sizes;
+}
+
+/** The budget of a tier. */
+export function budgetOf(tier: Tier): Budget {
+  return { quick: tier === "quick", tier, sizes: SIZES[tier] };
 }
 
 // mitata collects garbage before measuring. Where no collector is exposed (Deno, and Node
@@ -50,7 +59,7 @@ const gc = host.Bun !== undefined
  *
  * @param name The variant's name.
  * @param fn What one sample runs.
- * @param budget Quick or full.
+ * @param budget The run's tier.
  * @param items How many items one sample handles (for a rate), or 0.
  * @param seconds The CPU time to spend in a full run.
  */
@@ -61,8 +70,11 @@ export async function time(
   items = 0,
   seconds = 1,
 ): Promise<Row> {
-  const options = budget.quick
+  // Each round measures again, so a round's best needs only a few samples; `full` takes many.
+  const options = budget.tier === "quick"
     ? { min_samples: 1, max_samples: 2, min_cpu_time: 0, gc }
+    : budget.tier === "default"
+    ? { min_samples: 2, max_samples: 10, min_cpu_time: seconds * 0.25e9, gc }
     : { min_samples: 3, max_samples: 30, min_cpu_time: seconds * 1e9, gc };
   const stats = await measure(fn, options);
   return {

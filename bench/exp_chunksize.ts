@@ -9,7 +9,7 @@ import { type Budget, rate, type Result, time } from "./_harness.ts";
 
 /** Runs the experiment. */
 export async function chunksize(budget: Budget): Promise<Result> {
-  const n = budget.quick ? 10_000 : 100_000;
+  const n = budget.sizes.chunks;
   const xs = Array.from({ length: n }, (_, i) => i);
   const inc = (x: number) => x + 1;
   await using pool = new Pool(2);

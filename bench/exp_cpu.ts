@@ -20,7 +20,7 @@ export function job(n: number): number {
 
 /** Runs the experiment. */
 export async function cpu(budget: Budget): Promise<Result> {
-  const n = budget.quick ? 10 ** 6 : 10 ** 7;
+  const n = budget.sizes.job;
   const expected = job(n) + job(n);
   await using pool = new Pool(2);
   await using threads = new dummy.Pool(2);

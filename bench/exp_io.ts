@@ -16,7 +16,7 @@ function wait(ms: number): Promise<number> {
 
 /** Runs the experiment. */
 export async function io(budget: Budget): Promise<Result> {
-  const [n, ms] = budget.quick ? [10, 50] : [20, 100];
+  const [n, ms] = [budget.sizes.ioTasks, budget.sizes.ioMs];
   const waits = Array.from({ length: n }, () => ms);
   await using pool = new Pool(5);
   await using threads = new dummy.Pool(5);

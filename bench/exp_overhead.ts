@@ -11,10 +11,7 @@ import { bareWorkerStart } from "./js_pools.ts";
 
 /** Runs the experiment. */
 export async function overhead(budget: Budget): Promise<Result> {
-  const q = budget.quick;
-  const nApply = q ? 10_000 : 100_000;
-  const nMap = q ? 100_000 : 1_000_000;
-  const nImap = q ? 10_000 : 100_000;
+  const { apply: nApply, map: nMap, imap: nImap } = budget.sizes;
   const inc = (x: number) => x + 1;
   const xs = Array.from({ length: nMap }, (_, i) => i);
   const ys = xs.slice(0, nImap);

@@ -20,7 +20,7 @@ export function monteCarlo(n: number): number {
 
 /** Runs the experiment. */
 export async function pi(budget: Budget): Promise<Result> {
-  const n = budget.quick ? 10 ** 5 : 10 ** 6;
+  const n = budget.sizes.pi;
   const inputs = [n, n, n, n];
   await using pool = new Pool(4);
   await pool.map(monteCarlo, inputs, 1);

@@ -1,5 +1,5 @@
 /**
- * The JavaScript pools side of `--compare`: single-task throughput and start-up time of
+ * The JavaScript pools side of the bench: single-task throughput and start-up time of
  * piscina, tinypool, workerpool, poolifier and poolifier-web-worker, each with 2 workers, on
  * the current runtime, and the runtime's bare cost of starting two Workers.
  *
@@ -192,15 +192,14 @@ async function tasksPerS(make: PoolFactory, n: number, runs: number): Promise<nu
 /**
  * Measures every JavaScript pool that works on this runtime, each with 2 workers.
  *
- * @param options `quick`: 10,000 tasks and one run instead of 30,000 and the best of three.
+ * @param options `tasks` per throughput run, and `runs` of each (the best counts).
  * @returns Per pool name, `tasks_per_s` (single tasks submitted at once) and `start_ms`
  * (construction to the first result).
  */
 export async function measurePools(
-  options: { quick: boolean },
+  options: { tasks: number; runs: number },
 ): Promise<Record<string, Record<string, number>>> {
-  const n = options.quick ? 10_000 : 30_000;
-  const runs = options.quick ? 1 : 3;
+  const { tasks: n, runs } = options;
   const figures: Record<string, Record<string, number>> = {};
   for (const [name, load] of Object.entries(loaders())) {
     try {

@@ -1,43 +1,54 @@
 /**
  * The benchmark harness (`deno task bench`, `npm run bench`): the seeds' timing experiments on
- * this runtime, each in a file of its own, then every ratio against its target.
+ * this runtime, each in a file of its own, side by side with Python's `multiprocessing` and the
+ * JavaScript pools of this runtime, then every ratio against its target.
  *
  * 1. `exp_cpu.ts`: the seed's job sequentially, on the dummy pool and on the worker pool.
- * 2. `exp_processes.ts`: 100 short tasks as 100 `Process` objects vs `Pool(4)`.
- * 3. `exp_chunksize.ts`: `map` over 100,000 items by chunksize.
+ * 2. `exp_processes.ts`: short tasks as one `Process` each vs `Pool(4)`.
+ * 3. `exp_chunksize.ts`: `map` by chunksize.
  * 4. `exp_pi.ts`: Monte Carlo π on `Pool(4)` vs sequential.
- * 5. `exp_io.ts`: 20 tasks waiting 100 ms: sequential, dummy `Pool(5)`, worker `Pool(5)`.
+ * 5. `exp_io.ts`: tasks that wait: sequential, dummy `Pool(5)`, worker `Pool(5)`.
  * 6. `exp_overhead.ts`: `applyAsync`, `map` and `imap` of a tiny task; a pool's start.
  * 7. `primitives.ts`: queues, locks, shared values and pipes.
  *
+ * The machines it runs on are shared and noisy, so the sides of every comparison run in
+ * rounds, in turn (ours, Python, the JS pools; then Python, the JS pools, ours; …), with the
+ * load average recorded before each round. Each figure is the median of its rounds, printed
+ * with its spread (lowest–highest); each ratio is computed within each round, and a ratio whose
+ * rounds fall on both sides of its target is "undecided", never "met".
+ *
  * Flags:
- * - `--quick`: small sizes and few samples, for a smoke test (under a minute).
- * - `--compare`: also runs the same workloads in Python's `multiprocessing`
- *   (`bench/python/`, with `python3` when present) and in the JavaScript pools this runtime
- *   runs (piscina, tinypool, workerpool, poolifier; poolifier-web-worker), one after the
- *   other, so that both sides see the same machine.
+ * - (none): every experiment at sizes that answer within about three minutes on 2 cores,
+ *   3 rounds, with Python (when `python3` is present) and the JavaScript pools.
+ * - `--full`: the seeds' sizes (10⁷ for the job, 100 processes, …) and 5 rounds.
+ * - `--quick`: small sizes and one round, for a smoke test; labels say the sizes used.
+ * - `--rounds=N`: this many rounds instead.
+ * - `--ours-only`: no Python and no JavaScript pools.
  * - `--runtimes`: runs the harness on Deno, Bun and Node in turn, and prints one table.
  * - `--only=cpu,io`: only these experiments (cpu, processes, chunksize, pi, io, overhead,
  *   primitives).
  *
- * Writes `bench/results/<runtime>.json` (every figure, and the machine) and
- * `bench/results/<runtime>.svg` (the speed-ups, as a chart).
+ * A full run writes `bench/results/<runtime>.json` (every round's figures, the load before
+ * each, the medians and the machine) and `bench/results/<runtime>.svg` (the ratios, as a
+ * chart); any other run writes `<runtime>.<tier>.json` and `.svg` beside them (ignored by git),
+ * so that it never replaces the published figures.
  *
  * ```sh
- * deno run -A bench/main.ts [--quick] [--compare] [--runtimes]
- * bun bench/main.ts [--quick] [--compare]
- * node bench/main.ts [--quick] [--compare]
+ * deno run -A bench/main.ts [--quick | --full] [--only=…] [--runtimes]
+ * bun bench/main.ts [--quick | --full] [--only=…]
+ * node bench/main.ts [--quick | --full] [--only=…]
  * ```
  *
  * @module
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { arch, cpus, platform, totalmem } from "node:os";
+import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type Figures, python, runtimeName } from "./_common.ts";
-import { type Budget, columns, perSecond, report, type Result } from "./_harness.ts";
+import { budgetOf, columns, perSecond, report, type Result } from "./_harness.ts";
+import { count, SIZES, type Sizes, type Tier } from "./_sizes.ts";
 import { chunksize } from "./exp_chunksize.ts";
 import { cpu } from "./exp_cpu.ts";
 import { io } from "./exp_io.ts";
@@ -48,19 +59,28 @@ import { measurePools } from "./js_pools.ts";
 import { measurePrimitives, PRIMITIVE_TARGETS } from "./primitives.ts";
 
 const args = process.argv.slice(2);
-const QUICK = args.includes("--quick");
-const COMPARE = args.includes("--compare");
-const ONLY = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const TIER: Tier = args.includes("--quick")
+  ? "quick"
+  : args.includes("--full")
+  ? "full"
+  : "default";
+const COMPARE = !args.includes("--ours-only");
+const ONLY = flag("only")?.split(",");
+const ROUNDS = Number(flag("rounds") ?? SIZES[TIER].rounds);
 const RESULTS = new URL("./results/", import.meta.url);
 /**
- * Where a run's figures go: `<runtime>.json` and `.svg` for a full run (the published chart);
- * a quick or partial run writes `<runtime>.partial.json` and `.svg` (ignored by git), so that a
- * smoke test never replaces the published figures.
+ * Where a run's figures go: `<runtime>.json` and `.svg` for a full run of everything (the
+ * published chart); any other run writes `<runtime>.<tier>.json` and `.svg` (ignored by git),
+ * so that a smoke test never replaces the published figures.
  */
 const resultFile = (runtime: string, ext: "json" | "svg") =>
-  new URL(`${runtime}${QUICK || ONLY !== undefined ? ".partial" : ""}.${ext}`, RESULTS);
+  new URL(
+    `${runtime}${TIER === "full" && ONLY === undefined ? "" : `.${TIER}`}.${ext}`,
+    RESULTS,
+  );
 
-const EXPERIMENTS: Record<string, (budget: Budget) => Promise<Result>> = {
+const EXPERIMENTS: Record<string, (budget: ReturnType<typeof budgetOf>) => Promise<Result>> = {
   cpu,
   processes,
   chunksize,
@@ -69,27 +89,69 @@ const EXPERIMENTS: Record<string, (budget: Budget) => Promise<Result>> = {
   overhead,
 };
 
+/** Python's figures for each experiment (bench/python/experiments.py). */
+const PYTHON_FIGURES: Record<string, string[]> = {
+  cpu: ["cpu_sequential_ms", "cpu_dummy_ms", "cpu_pool_ms"],
+  processes: ["processes_ms", "pool4_map_ms"],
+  chunksize: [
+    "chunks_1_items_per_s",
+    "chunks_10_items_per_s",
+    "chunks_100_items_per_s",
+    "chunks_default_items_per_s",
+  ],
+  pi: ["pi_sequential_ms", "pi_pool4_ms"],
+  io: ["io_sequential_ms", "io_dummy5_ms", "io_pool5_ms"],
+  overhead: ["apply_async_per_s", "map_items_per_s", "imap1_items_per_s", "pool_start_ms"],
+};
+
+const selected = (name: string) => ONLY === undefined || ONLY.includes(name);
+
+/** One round: every side once, in the order given, after the load average was read. */
+export interface Round {
+  /** The load average (1, 5 and 15 minutes) just before the round. */
+  load: number[];
+  order: string[];
+  ours: Figures;
+  python: Figures | undefined;
+  pools: Record<string, Figures> | undefined;
+}
+
+/** A figure's median over the rounds, with the lowest and highest round. */
+export interface Spread {
+  median: number;
+  lo: number;
+  hi: number;
+}
+
 /** Everything one run measured, as bench/results/<runtime>.json holds it. */
 export interface Run {
   runtime: string;
   version: string;
-  quick: boolean;
+  tier: Tier;
+  sizes: Sizes;
   date: string;
   machine: { cpus: number; model: string; memoryGiB: number; os: string };
-  ours: Figures;
-  python: Figures | undefined;
-  pools: Record<string, Figures> | undefined;
+  rounds: Round[];
+  /** Medians of the rounds, with their spread. */
+  ours: Record<string, Spread>;
+  python: Record<string, Spread> | undefined;
+  pools: Record<string, Record<string, Spread>> | undefined;
   ratios: Ratio[];
 }
 
-/** A ratio against its target: `value ≥ target` (or `≤` where `atMost`). */
+/** A ratio against its target: `value ≥ target` (a floor), or `≤` where `atMost` (a ceiling). */
 export interface Ratio {
   name: string;
+  /** The median of the rounds' ratios, and the lowest and highest. */
   value: number | undefined;
+  lo: number | undefined;
+  hi: number | undefined;
   target: number | undefined;
   atMost?: boolean;
   /** How the value reads: a ratio (`x`, the default) or an absolute rate in `M/s`. */
   unit?: string;
+  /** "met", "missed", "undecided" (rounds on both sides of the target), or "" (no target). */
+  verdict: string;
 }
 
 function version(): string {
@@ -101,196 +163,383 @@ function divide(a: number | undefined, b: number | undefined): number | undefine
   return a === undefined || b === undefined || b === 0 ? undefined : a / b;
 }
 
-function ratios(
-  ours: Figures,
-  py: Figures | undefined,
-  pools: Record<string, Figures> | undefined,
-) {
-  const poolRates = pools === undefined
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function spread(values: number[]): Spread {
+  return { median: median(values), lo: Math.min(...values), hi: Math.max(...values) };
+}
+
+/** Per key, the spread of the rounds' values (rounds without the key are left out). */
+function spreads(list: (Figures | undefined)[]): Record<string, Spread> | undefined {
+  const present = list.filter((f): f is Figures => f !== undefined);
+  if (present.length === 0) return undefined;
+  const keys = new Set(present.flatMap((f) => Object.keys(f)));
+  const out: Record<string, Spread> = {};
+  for (const key of keys) {
+    const values = present.map((f) => f[key]).filter((v) => v !== undefined && Number.isFinite(v));
+    if (values.length > 0) out[key] = spread(values);
+  }
+  return out;
+}
+
+function bestPoolRate(pools: Record<string, Figures> | undefined): number | undefined {
+  const rates = pools === undefined
     ? []
     : Object.values(pools).map((p) => p.tasks_per_s).filter((v) => v !== undefined);
-  const bestPool = poolRates.length > 0 ? Math.max(...poolRates) : undefined;
-  const list: Ratio[] = [
+  return rates.length > 0 ? Math.max(...rates) : undefined;
+}
+
+/** A ratio's definition: its name, how one round gives it, and its target. */
+interface RatioDef {
+  name: string;
+  of: (ours: Figures, py: Figures | undefined, pools: Record<string, Figures> | undefined) =>
+    | number
+    | undefined;
+  target: number | undefined;
+  atMost?: boolean;
+  unit?: string;
+}
+
+function ratioDefs(sizes: Sizes): RatioDef[] {
+  const defs: RatioDef[] = [
     {
       name: "applyAsync vs best JS pool",
-      value: divide(ours.apply_async_per_s, bestPool),
-      target: 5,
+      of: (o, _, pools) => divide(o.apply_async_per_s, bestPoolRate(pools)),
+      target: 10,
     },
     {
       name: "applyAsync vs Python",
-      value: divide(ours.apply_async_per_s, py?.apply_async_per_s),
-      target: 8,
+      of: (o, py) => divide(o.apply_async_per_s, py?.apply_async_per_s),
+      target: 20,
     },
     {
-      name: "map 10⁶ vs Python",
-      value: divide(ours.map_items_per_s, py?.map_items_per_s),
-      target: 5,
+      name: `map ${count(sizes.map)} vs Python`,
+      of: (o, py) => divide(o.map_items_per_s, py?.map_items_per_s),
+      target: 10,
     },
     {
       name: "imap chunksize 1 vs Python",
-      value: divide(ours.imap1_items_per_s, py?.imap1_items_per_s),
+      of: (o, py) => divide(o.imap1_items_per_s, py?.imap1_items_per_s),
       target: 4,
     },
     {
       name: "worker pool vs sequential (job)",
-      value: divide(ours.cpu_sequential_ms, ours.cpu_pool_ms),
+      of: (o) => divide(o.cpu_sequential_ms, o.cpu_pool_ms),
       target: 1.9,
     },
     {
       name: "dummy pool vs sequential (job)",
-      value: divide(ours.cpu_sequential_ms, ours.cpu_dummy_ms),
+      of: (o) => divide(o.cpu_sequential_ms, o.cpu_dummy_ms),
       target: 1.05,
       atMost: true,
     },
     {
       name: "Pool(2) start / two bare Workers",
-      value: divide(ours.pool_start_ms, ours.bare_two_workers_ms),
-      target: 1.2,
+      of: (o) => divide(o.pool_start_ms, o.bare_two_workers_ms),
+      target: 1.1,
       atMost: true,
     },
     {
-      name: "100 processes / Pool(4)",
-      value: divide(ours.processes_100_ms, ours.pool4_100_ms),
+      name: `${sizes.tasks} processes / Pool(4)`,
+      of: (o) => divide(o.processes_ms, o.pool4_map_ms),
+      target: undefined,
+    },
+    {
+      name: `${sizes.tasks} processes vs Python`,
+      of: (o, py) => divide(py?.processes_ms, o.processes_ms),
       target: undefined,
     },
     {
       name: "π: sequential / Pool(4)",
-      value: divide(ours.pi_sequential_ms, ours.pi_pool4_ms),
+      of: (o) => divide(o.pi_sequential_ms, o.pi_pool4_ms),
       target: undefined,
     },
     {
       name: "I/O: sequential / worker Pool(5)",
-      value: divide(ours.io_sequential_ms, ours.io_pool5_ms),
+      of: (o) => divide(o.io_sequential_ms, o.io_pool5_ms),
       target: undefined,
     },
     {
       name: "chunksize 1 vs Python",
-      value: divide(ours.chunks_1_items_per_s, py?.chunks_1_items_per_s),
+      of: (o, py) => divide(o.chunks_1_items_per_s, py?.chunks_1_items_per_s),
       target: undefined,
     },
     {
       name: "Pool(2) start vs Python",
-      value: divide(py?.pool_start_ms, ours.pool_start_ms),
+      of: (o, py) => divide(py?.pool_start_ms, o.pool_start_ms),
       target: undefined,
     },
   ];
-  for (const [name, target] of Object.entries(PRIMITIVE_TARGETS)) {
-    list.push({ name, value: divide(ours[name], 1e6), target: target / 1e6, unit: "M/s" });
+  for (const [key, target] of Object.entries(PRIMITIVE_TARGETS)) {
+    defs.push({ name: key, of: (o) => divide(o[key], 1e6), target: target / 1e6, unit: "M/s" });
   }
-  return list;
+  return defs;
 }
 
-function verdict(r: Ratio): string {
-  if (r.target === undefined || r.value === undefined) return "";
-  const met = r.atMost ? r.value <= r.target : r.value >= r.target;
-  return met ? "met" : "missed";
+/** Each ratio over the rounds: the median of the rounds' values, their spread, a verdict. */
+function ratios(rounds: Round[], sizes: Sizes): Ratio[] {
+  return ratioDefs(sizes).map((def) => {
+    const values = rounds
+      .map((r) => def.of(r.ours, r.python, r.pools))
+      .filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const s = values.length > 0 ? spread(values) : undefined;
+    const ratio: Ratio = {
+      name: def.name,
+      value: s?.median,
+      lo: s?.lo,
+      hi: s?.hi,
+      target: def.target,
+      atMost: def.atMost,
+      unit: def.unit,
+      verdict: "",
+    };
+    ratio.verdict = verdict(ratio);
+    return ratio;
+  });
+}
+
+/** Met when every round meets the target, missed when none does, otherwise undecided. */
+function verdict(r: Pick<Ratio, "target" | "lo" | "hi" | "atMost">): string {
+  if (r.target === undefined || r.lo === undefined || r.hi === undefined) return "";
+  const meets = (v: number) => r.atMost ? v <= r.target! : v >= r.target!;
+  if (meets(r.lo) && meets(r.hi)) return "met";
+  if (!meets(r.lo) && !meets(r.hi)) return "missed";
+  return "undecided";
 }
 
 function fixed(v: number | undefined, unit = "x"): string {
   return v === undefined ? "-" : `${v.toFixed(2)}${unit}`;
 }
 
-function printRatios(list: Ratio[]): void {
-  console.log("\nratios against their targets");
+function withSpread(r: Ratio): string {
+  if (r.value === undefined) return "-";
+  const unit = r.unit ?? "x";
+  return r.lo === r.hi
+    ? fixed(r.value, unit)
+    : `${fixed(r.value, unit)} (${r.lo!.toFixed(2)}–${r.hi!.toFixed(2)})`;
+}
+
+function printRatios(list: Ratio[], rounds: number): void {
+  console.log(
+    `\nratios against their targets (median of ${rounds} round${
+      rounds === 1 ? "" : "s"
+    }, lowest–highest round)`,
+  );
   console.log(
     columns(
       ["ratio", "value", "target", "verdict"],
       list.map((r) => [
         r.name,
-        fixed(r.value, r.unit),
+        withSpread(r),
         r.target === undefined ? "" : `${r.atMost ? "≤" : "≥"} ${r.target}${r.unit ?? "x"}`,
-        verdict(r),
+        r.verdict,
       ]),
     ),
   );
 }
 
+/** Shows which round and side runs, on a terminal only (CI logs stay quiet). */
+function progress(text: string): void {
+  if (!process.stderr.isTTY || process.env.CI) return;
+  process.stderr.write(text === "" ? "\r\x1b[K" : `\r\x1b[K${text}`);
+}
 /**
- * A bar chart of the ratios, written as SVG by hand: one bar a ratio, a dashed line at its
- * target, on a log scale so that 1.2× and 60× both read.
+ * A bar chart of the ratios, written as SVG by hand, on a log scale so that 0.5× and 60× both
+ * read. Each bar starts at 1×: to the right a gain, to the left a loss. A whisker shows the
+ * rounds' spread, a dashed mark the target (▶ a floor to reach, ◀ a ceiling to stay under).
  */
 export function chart(run: Run): string {
   // Speed-ups only: the primitives' absolute rates are in the table.
   const bars = run.ratios.filter((r) => r.value !== undefined && r.unit === undefined);
-  const max = Math.max(2, ...bars.map((r) => Math.max(r.value!, r.target ?? 0))) * 1.2;
-  const min = 0.25;
-  const left = 290, width = 420, rowH = 24, top = 40;
-  const x = (v: number) => left + (Math.log(Math.max(v, min) / min) / Math.log(max / min)) * width;
+  const values = bars.flatMap((r) => [r.lo!, r.hi!, r.target ?? 1]);
+  const ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+  const lowest = Math.min(0.5, ...values) / 1.3;
+  const highest = Math.max(2, ...values) * 1.3;
+  const min = [...ticks].reverse().find((t) => t <= lowest) ?? 0.01;
+  const max = ticks.find((t) => t >= highest) ?? 1000;
+  const left = 300, width = 460, rowH = 26, top = 62, right = 150;
+  const x = (v: number) =>
+    left + (Math.log(Math.min(Math.max(v, min), max) / min) / Math.log(max / min)) * width;
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const colors: Record<string, string> = {
+    met: "#4cae4c",
+    missed: "#d9534f",
+    undecided: "#f0ad4e",
+    "": "#5b8def",
+  };
+  const bottom = top + bars.length * rowH;
+  // Every decade; the 2s and 5s too when the scale spans three decades or fewer.
+  const decades = Math.log10(max / min);
+  const shown = ticks.filter((t) =>
+    t >= min && t <= max && (decades <= 3 || Number.isInteger(Math.log10(t)))
+  );
+  const axis = shown.map((t) =>
+    `<line x1="${x(t)}" y1="${top - 4}" x2="${x(t)}" y2="${bottom}" stroke="${
+      t === 1 ? "#555" : "#e3e3e3"
+    }"/>` +
+    `<text x="${x(t)}" y="${bottom + 16}" text-anchor="middle" fill="#444">${t}×</text>`
+  ).join("");
   const rows = bars.map((r, i) => {
     const y = top + i * rowH;
-    const color = verdict(r) === "missed"
-      ? "#d9534f"
-      : verdict(r) === "met"
-      ? "#5cb85c"
-      : "#5b8def";
+    const v = r.value!;
+    const from = Math.min(x(1), x(v)), to = Math.max(x(1), x(v));
+    const mid = y + (rowH - 8) / 2;
+    const whisker = r.lo === r.hi
+      ? ""
+      : `<line x1="${x(r.lo!)}" y1="${mid}" x2="${
+        x(r.hi!)
+      }" y2="${mid}" stroke="#222" stroke-width="1.5"/>`;
     const target = r.target === undefined
       ? ""
-      : `<line x1="${x(r.target)}" y1="${y}" x2="${x(r.target)}" y2="${
+      : `<line x1="${x(r.target)}" y1="${y - 2}" x2="${x(r.target)}" y2="${
         y + rowH - 6
-      }" stroke="#333" stroke-dasharray="3,2"/>`;
+      }" stroke="#222" stroke-width="2" stroke-dasharray="3,2"/>`;
+    const label = `${v.toFixed(2)}×${
+      r.target === undefined
+        ? ""
+        : `  (target ${r.atMost ? "≤" : "≥"} ${r.target}×${
+          r.verdict === "" ? "" : `, ${r.verdict}`
+        })`
+    }`;
     return `<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(r.name)}</text>` +
-      `<rect x="${left}" y="${y}" width="${x(r.value!) - left}" height="${
-        rowH - 6
-      }" fill="${color}"/>` +
-      `<text x="${x(r.value!) + 4}" y="${y + 13}">${r.value!.toFixed(2)}${
-        r.unit === undefined ? "×" : ` ${r.unit}`
-      }</text>${target}`;
+      `<rect x="${from}" y="${y}" width="${Math.max(1, to - from)}" height="${rowH - 8}" fill="${
+        colors[r.verdict]
+      }"/>${whisker}${target}` +
+      `<text x="${left + width + 8}" y="${y + 13}">${esc(label)}</text>`;
   });
-  // The 1× line: below it, slower.
-  const one = `<line x1="${x(1)}" y1="${top - 6}" x2="${x(1)}" y2="${
-    top + bars.length * rowH
-  }" stroke="#999"/><text x="${x(1)}" y="${top - 8}" text-anchor="middle" fill="#666">1×</text>`;
-  const height = top + bars.length * rowH + 20;
+  const legend = [
+    ["met", "target met in every round"],
+    ["missed", "missed in every round"],
+    ["undecided", "rounds on both sides of the target"],
+    ["", "no target"],
+  ].map(([key, text], i, all) => {
+    // Each entry as wide as its text (about 6.5 px a character at 12 px) and a gap.
+    const at = 10 + all.slice(0, i).reduce((w, [, t]) => w + 40 + t.length * 6.5, 0);
+    return `<rect x="${at}" y="${bottom + 30}" width="12" height="12" fill="${
+      colors[key]
+    }"/><text x="${at + 18}" y="${bottom + 40}">${esc(text)}</text>`;
+  }).join("");
+  const notes = `<text x="10" y="${bottom + 62}" fill="#444">${
+    esc(
+      "Bars start at 1× (right: faster, left: slower). Whiskers: lowest–highest round. Dashed: the target; ≥ is a floor to reach, ≤ a ceiling to stay under.",
+    )
+  }</text>`;
+  const height = bottom + 76;
+  const sizes = run.sizes;
+  const title = `@mp/multiprocessing on ${run.runtime} ${run.version}: ratios, log scale`;
+  const subtitle = `${run.tier} run, ${run.rounds.length} round${
+    run.rounds.length === 1 ? "" : "s"
+  } (median shown); job ${count(sizes.job)}, ${sizes.tasks} processes, map ${
+    count(sizes.map)
+  }, ${run.machine.cpus} CPUs, ${run.date.slice(0, 10)}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${
-    left + width + 80
+    left + width + right + 220
   }" height="${height}" font-family="sans-serif" font-size="12">` +
-    `<text x="10" y="20" font-size="14" font-weight="bold">${
-      esc(
-        `@mp/multiprocessing on ${run.runtime} ${run.version}: ratios, log scale (dashed: target; green met, red missed)`,
-      )
-    }</text>${one}${rows.join("")}</svg>\n`;
+    `<rect width="100%" height="100%" fill="white"/>` +
+    `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>` +
+    `<text x="10" y="38" fill="#444">${esc(subtitle)}</text>` +
+    `${axis}${rows.join("")}${legend}${notes}</svg>\n`;
+}
+
+/** Runs our experiments once, for one round; prints their tables when `show`. */
+async function runOurs(round: number, show: boolean): Promise<Figures> {
+  const budget = budgetOf(TIER);
+  const ours: Figures = {};
+  for (const [name, experiment] of Object.entries(EXPERIMENTS)) {
+    if (!selected(name)) continue;
+    progress(`round ${round}/${ROUNDS}: ours, ${name}`);
+    const result = await experiment(budget);
+    progress("");
+    if (show) report(result);
+    Object.assign(ours, result.figures);
+  }
+  if (selected("primitives")) {
+    progress(`round ${round}/${ROUNDS}: ours, primitives`);
+    const figures = await measurePrimitives(TIER !== "full");
+    progress("");
+    if (show) {
+      console.log("\n7. primitives (best of runs)");
+      console.log(
+        columns(
+          ["experiment", "rate"],
+          Object.entries(figures).map(([k, v]) => [k, perSecond(v)]),
+        ),
+      );
+    }
+    Object.assign(ours, figures);
+  }
+  return ours;
+}
+
+/** Runs Python's side once, for one round: the selected experiments at our sizes. */
+async function runPython(round: number): Promise<Figures | undefined> {
+  const keys = Object.entries(PYTHON_FIGURES).filter(([name]) => selected(name)).flatMap((
+    [, k],
+  ) => k);
+  progress(`round ${round}/${ROUNDS}: Python`);
+  const main = keys.length === 0 ? undefined : await python("experiments.py", [
+    `--sizes=${JSON.stringify(SIZES[TIER])}`,
+    "--repeats=1",
+    `--only=${keys.join(",")}`,
+  ]);
+  const prims = selected("primitives")
+    ? await python("primitives.py", TIER === "full" ? [] : ["--quick"])
+    : undefined;
+  progress("");
+  return main === undefined && prims === undefined ? undefined : { ...main, ...prims };
+}
+
+async function runPools(round: number): Promise<Record<string, Figures> | undefined> {
+  if (!selected("overhead")) return undefined;
+  progress(`round ${round}/${ROUNDS}: JavaScript pools`);
+  const pools = await measurePools({ tasks: SIZES[TIER].poolTasks, runs: 1 });
+  progress("");
+  return pools;
 }
 
 async function runHere(): Promise<Run> {
-  const budget = { quick: QUICK };
-  const ours: Figures = {};
+  const sizes = SIZES[TIER];
   console.log(
-    `@mp/multiprocessing bench on ${runtimeName()} ${version()}, ${cpus().length} CPUs, ${
-      QUICK ? "--quick" : "full"
-    } run${COMPARE ? ", with --compare" : ""}`,
+    `@mp/multiprocessing bench on ${runtimeName()} ${version()}, ${cpus().length} CPUs, ${TIER} run, ${ROUNDS} round${
+      ROUNDS === 1 ? "" : "s"
+    }${COMPARE ? ", with Python and the JavaScript pools" : ", ours only"}`,
   );
-  for (const [name, experiment] of Object.entries(EXPERIMENTS)) {
-    if (ONLY !== undefined && !ONLY.includes(name)) continue;
-    const result = await experiment(budget);
-    report(result);
-    Object.assign(ours, result.figures);
+  const rounds: Round[] = [];
+  let noPython = false;
+  for (let r = 1; r <= ROUNDS; r++) {
+    // Turn about, so that a drift in the machine's load favours neither side.
+    const order = !COMPARE ? ["ours"] : r % 2 === 1 ? ["ours", "python", "pools"] : [
+      "python",
+      "pools",
+      "ours",
+    ];
+    const round: Round = {
+      load: loadavg().map((l) => Math.round(l * 100) / 100),
+      order,
+      ours: {},
+      python: undefined,
+      pools: undefined,
+    };
+    for (const side of order) {
+      if (side === "ours") round.ours = await runOurs(r, r === ROUNDS);
+      else if (side === "python") {
+        round.python = await runPython(r);
+        noPython ||= round.python === undefined;
+      } else round.pools = await runPools(r);
+    }
+    rounds.push(round);
   }
-  if (ONLY === undefined || ONLY.includes("primitives")) {
-    const figures = await measurePrimitives(QUICK);
-    console.log("\n7. primitives (best of runs)");
-    console.log(
-      columns(["experiment", "rate"], Object.entries(figures).map(([k, v]) => [k, perSecond(v)])),
-    );
-    Object.assign(ours, figures);
-  }
-  let py: Figures | undefined;
-  let pools: Record<string, Figures> | undefined;
-  if (COMPARE) {
-    // One side after the other: at the same time they would share the two cores.
-    const quick = QUICK ? ["--quick"] : [];
-    const main = await python("experiments.py", quick);
-    const prims = await python("primitives.py", quick);
-    py = main === undefined && prims === undefined ? undefined : { ...main, ...prims };
-    if (py === undefined) console.log("\n(python3 not found or failed: no Python figures)");
-    pools = await measurePools({ quick: QUICK });
-    printComparison(ours, py, pools);
-  }
+  if (COMPARE && noPython) console.log("\n(python3 not found or failed: no Python figures)");
   const c = cpus();
   const run: Run = {
     runtime: runtimeName(),
     version: version(),
-    quick: QUICK,
+    tier: TIER,
+    sizes,
     date: new Date().toISOString(),
     machine: {
       cpus: c.length,
@@ -298,12 +547,17 @@ async function runHere(): Promise<Run> {
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       os: `${platform()} ${arch()}`,
     },
-    ours,
-    python: py,
-    pools,
-    ratios: ratios(ours, py, pools),
+    rounds,
+    ours: spreads(rounds.map((r) => r.ours))!,
+    python: spreads(rounds.map((r) => r.python)),
+    pools: poolSpreads(rounds),
+    ratios: ratios(rounds, sizes),
   };
-  printRatios(run.ratios);
+  console.log(
+    `\nload average before each round: ${rounds.map((r) => r.load[0].toFixed(2)).join(", ")}`,
+  );
+  if (COMPARE) printComparison(run);
+  printRatios(run.ratios, rounds.length);
   mkdirSync(RESULTS, { recursive: true });
   const json = resultFile(run.runtime, "json");
   const svg = resultFile(run.runtime, "svg");
@@ -313,22 +567,43 @@ async function runHere(): Promise<Run> {
   return run;
 }
 
-function printComparison(ours: Figures, py: Figures | undefined, pools: Record<string, Figures>) {
-  console.log("\nside by side (same machine, same run)");
+function poolSpreads(rounds: Round[]): Record<string, Record<string, Spread>> | undefined {
+  const names = new Set(rounds.flatMap((r) => Object.keys(r.pools ?? {})));
+  if (names.size === 0) return undefined;
+  const out: Record<string, Record<string, Spread>> = {};
+  for (const name of names) {
+    const s = spreads(rounds.map((r) => r.pools?.[name]));
+    if (s !== undefined) out[name] = s;
+  }
+  return out;
+}
+
+function showSpread(key: string, s: Spread | undefined): string {
+  if (s === undefined) return "-";
+  const one = (v: number) => key.endsWith("_ms") ? `${v.toFixed(1)} ms` : perSecond(v);
+  return s.lo === s.hi ? one(s.median) : `${one(s.median)} (${one(s.lo)}–${one(s.hi)})`;
+}
+
+function printComparison(run: Run): void {
+  const { ours, python: py, pools } = run;
+  console.log("\nside by side (same machine, same run; median, lowest–highest round)");
   const keys = Object.keys(ours).filter((k) => py?.[k] !== undefined);
-  const show = (k: string, v: number | undefined) =>
-    v === undefined ? "-" : k.endsWith("_ms") ? `${v.toFixed(1)} ms` : perSecond(v);
-  console.log(
-    columns(
-      ["figure", "ours", "python", "ours/python"],
-      keys.map((k) => [
-        k,
-        show(k, ours[k]),
-        show(k, py![k]),
-        k.endsWith("_ms") ? fixed(divide(py![k], ours[k])) : fixed(divide(ours[k], py![k])),
-      ]),
-    ),
-  );
+  if (keys.length > 0) {
+    console.log(
+      columns(
+        ["figure", "ours", "python", "ours/python"],
+        keys.map((k) => [
+          k,
+          showSpread(k, ours[k]),
+          showSpread(k, py![k]),
+          k.endsWith("_ms")
+            ? fixed(divide(py![k].median, ours[k].median))
+            : fixed(divide(ours[k].median, py![k].median)),
+        ]),
+      ),
+    );
+  }
+  if (pools === undefined) return;
   console.log("\nJavaScript pools, 2 workers (single tasks; start to first result)");
   console.log(
     columns(
@@ -336,13 +611,13 @@ function printComparison(ours: Figures, py: Figures | undefined, pools: Record<s
       [
         [
           "@mp/multiprocessing",
-          perSecond(ours.apply_async_per_s),
-          `${ours.pool_start_ms?.toFixed(1)} ms`,
+          showSpread("apply_async_per_s", ours.apply_async_per_s),
+          showSpread("pool_start_ms", ours.pool_start_ms),
         ],
         ...Object.entries(pools).map(([name, f]) => [
           name,
-          perSecond(f.tasks_per_s),
-          f.start_ms === undefined ? "-" : `${f.start_ms.toFixed(1)} ms`,
+          showSpread("tasks_per_s", f.tasks_per_s),
+          showSpread("start_ms", f.start_ms),
         ]),
       ],
     ),
@@ -366,16 +641,16 @@ function runEverywhere(): void {
     }
     runs.push(JSON.parse(readFileSync(resultFile(rt, "json"), "utf8")) as Run);
   }
-  console.log("\nratios on every runtime");
+  console.log("\nratios on every runtime (median of the rounds)");
   const names = runs[0]?.ratios.map((r) => r.name) ?? [];
   console.log(
     columns(
       ["ratio", ...runs.map((r) => r.runtime), "target"],
       names.map((name) => {
         const cells = runs.map((run) => {
-          const r = run.ratios.find((x) => x.name === name)!;
-          const v = verdict(r);
-          return `${fixed(r.value, r.unit)}${v === "" ? "" : ` ${v}`}`;
+          const r = run.ratios.find((x) => x.name === name);
+          if (r === undefined) return "-";
+          return `${fixed(r.value, r.unit)}${r.verdict === "" ? "" : ` ${r.verdict}`}`;
         });
         const t = runs[0].ratios.find((x) => x.name === name)!;
         return [
@@ -389,6 +664,12 @@ function runEverywhere(): void {
 }
 
 if (import.meta.main) {
+  if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+    console.error(
+      `Cannot run the bench as --rounds must be a positive integer: received ${flag("rounds")}`,
+    );
+    process.exit(2);
+  }
   if (args.includes("--runtimes")) runEverywhere();
   else await runHere();
 }

@@ -5,8 +5,8 @@ Prints one JSON object of figures, each the best of REPEATS runs: times in milli
 
 1. cpu_*: the seed's `job(n)` twice, sequentially, on multiprocessing.dummy.Pool(2) and on
    Pool(2) with chunksize 1 (the pool started before timing).
-2. processes_100_ms vs pool4_100_ms: 100 short tasks as 100 Process objects, started then
-   joined, vs Pool(4).map including the pool's start and its close and join.
+2. processes_ms vs pool4_map_ms: N short tasks as N Process objects, started then joined, vs
+   Pool(4).map including the pool's start and its close and join.
 3. chunks_*_items_per_s: Pool(2).map of a tiny function with chunksize 1, 10, 100 and the default.
 4. pi_*: Monte Carlo pi, map(monte_carlo, [N] * 4) on Pool(4) (started before timing) vs sequential.
 5. io_*: tasks that sleep, sequentially, on multiprocessing.dummy.Pool(5) and on Pool(5) (both
@@ -25,18 +25,31 @@ import random
 import sys
 import time
 
-QUICK = "--quick" in sys.argv
-# The best of REPEATS runs per experiment, as timeit advises and as bench/primitives.ts does.
-REPEATS = 1 if QUICK else 5
+def _flag(name, default=None):
+    for arg in sys.argv[1:]:
+        if arg.startswith(f"--{name}="):
+            return arg[len(name) + 3:]
+    return default
 
-N_JOB = 10**6 if QUICK else 10**7
-N_TASKS = 100
-N_CHUNKS = 20_000 if QUICK else 100_000
-N_PI = 10**5 if QUICK else 10**6
-N_IO, IO_SLEEP = (10, 0.05) if QUICK else (20, 0.1)
-N_APPLY = 10_000 if QUICK else 100_000
-N_MAP = 10**5 if QUICK else 10**6
-N_IMAP = 10_000 if QUICK else 100_000
+
+QUICK = "--quick" in sys.argv
+# The sizes, as bench/_sizes.ts gives them (`--sizes=<json>`), so that both sides do the same
+# work; without them, the seeds' sizes (or the quick ones).
+SIZES = json.loads(_flag("sizes", "null")) or {}
+# The best of REPEATS runs per experiment, as timeit advises. The harness runs this script
+# once per round and takes the median of the rounds, so it asks for fewer (`--repeats=1`).
+REPEATS = int(_flag("repeats", 1 if QUICK else 5))
+ONLY = set(_flag("only", "").split(",")) - {""}
+
+N_JOB = SIZES.get("job", 10**6 if QUICK else 10**7)
+N_TASKS = SIZES.get("tasks", 20 if QUICK else 100)
+N_CHUNKS = SIZES.get("chunks", 20_000 if QUICK else 100_000)
+N_PI = SIZES.get("pi", 10**5 if QUICK else 10**6)
+N_IO = SIZES.get("ioTasks", 10 if QUICK else 20)
+IO_SLEEP = SIZES.get("ioMs", 50 if QUICK else 100) / 1000
+N_APPLY = SIZES.get("apply", 10_000 if QUICK else 100_000)
+N_MAP = SIZES.get("map", 10**5 if QUICK else 10**6)
+N_IMAP = SIZES.get("imap", 10_000 if QUICK else 100_000)
 
 
 # The tasks, at module level so that they pickle.
@@ -109,7 +122,7 @@ def cpu_pool():
 
 
 # 2. One process per task vs a pool.
-def processes_100():
+def processes():
     t = time.perf_counter()
     ps = [mp.Process(target=task) for _ in range(N_TASKS)]
     for p in ps:
@@ -121,7 +134,7 @@ def processes_100():
     return ms
 
 
-def pool4_100():
+def pool4_map():
     t = time.perf_counter()
     pool = mp.Pool(4)
     res = pool.map(task, range(N_TASKS))
@@ -233,8 +246,8 @@ def main():
         ("cpu_sequential_ms", cpu_sequential, min),
         ("cpu_dummy_ms", cpu_dummy, min),
         ("cpu_pool_ms", cpu_pool, min),
-        ("processes_100_ms", processes_100, min),
-        ("pool4_100_ms", pool4_100, min),
+        ("processes_ms", processes, min),
+        ("pool4_map_ms", pool4_map, min),
         ("chunks_1_items_per_s", chunks(1), max),
         ("chunks_10_items_per_s", chunks(10), max),
         ("chunks_100_items_per_s", chunks(100), max),
@@ -249,7 +262,11 @@ def main():
         ("imap1_items_per_s", imap1_items, max),
         ("pool_start_ms", pool_start, min),
     ]
-    out = {name: best(run() for _ in range(REPEATS)) for name, run, best in experiments}
+    out = {
+        name: best(run() for _ in range(REPEATS))
+        for name, run, best in experiments
+        if not ONLY or name in ONLY
+    }
     print(json.dumps(out))
 
 
