@@ -23,6 +23,8 @@ export interface Sizes {
   apply: number;
   map: number;
   imap: number;
+  /** Dict proxy set+get pairs through `Manager()` and a TCP `BaseManager`. */
+  managerCalls: number;
   /** JavaScript pools: tasks per throughput run. */
   poolTasks: number;
   /** Rounds: each side runs once per round, in turn. */
@@ -41,6 +43,7 @@ export const SIZES: Record<Tier, Sizes> = {
     apply: 10_000,
     map: 100_000,
     imap: 10_000,
+    managerCalls: 1_000,
     poolTasks: 10_000,
     rounds: 1,
   },
@@ -54,6 +57,7 @@ export const SIZES: Record<Tier, Sizes> = {
     apply: 30_000,
     map: 1_000_000,
     imap: 30_000,
+    managerCalls: 5_000,
     poolTasks: 30_000,
     rounds: 3,
   },
@@ -67,6 +71,7 @@ export const SIZES: Record<Tier, Sizes> = {
     apply: 100_000,
     map: 1_000_000,
     imap: 100_000,
+    managerCalls: 20_000,
     poolTasks: 30_000,
     rounds: 5,
   },

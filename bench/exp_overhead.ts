@@ -14,6 +14,11 @@ export async function overhead(budget: Budget): Promise<Result> {
   const { apply: nApply, map: nMap, imap: nImap } = budget.sizes;
   const inc = (x: number) => x + 1;
   const xs = Array.from({ length: nMap }, (_, i) => i);
+  // Short strings and small objects, as the same map over them in bench/python/.
+  const strings = xs.map((i) => `item-${i}`);
+  const objects = xs.map((i) => ({ id: i, tag: "x" }));
+  const suffix = (s: string) => s + "!";
+  const bump = (o: { id: number; tag: string }) => ({ id: o.id + 1, tag: o.tag });
   const ys = xs.slice(0, nImap);
   const rows = [];
   {
@@ -42,6 +47,12 @@ export async function overhead(budget: Budget): Promise<Result> {
         nImap,
       ),
     );
+    rows.push(
+      await time(`map of ${nMap} short strings`, () => pool.map(suffix, strings), budget, nMap),
+    );
+    rows.push(
+      await time(`map of ${nMap} small objects`, () => pool.map(bump, objects), budget, nMap),
+    );
   }
   rows.push(
     await time("Pool(2): start to first result", async () => {
@@ -68,7 +79,9 @@ export async function overhead(budget: Budget): Promise<Result> {
       apply_async_per_s: rate(rows[0]),
       map_items_per_s: rate(rows[1]),
       imap1_items_per_s: rate(rows[2]),
-      pool_start_ms: rows[3].min,
+      map_strings_per_s: rate(rows[3]),
+      map_objects_per_s: rate(rows[4]),
+      pool_start_ms: rows[5].min,
       bare_two_workers_ms: bare,
     },
   };

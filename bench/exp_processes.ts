@@ -1,12 +1,14 @@
 /**
- * Experiment 2, one process per task vs a pool (seed 003): 100 short tasks as 100 `Process`
- * objects started and joined, against `Pool(4).map` over 100 items, pool start and end
- * included.
+ * Experiment 2, one process per task vs a pool (seed 003): N short tasks as N `Process`
+ * objects started and joined, against `Pool(4).map` over N items, pool start and end
+ * included; and the runtime's floor: N bare Workers of a plain `.mjs` module, started and
+ * ended.
  *
  * @module
  */
 import { Pool, Process } from "../mod.ts";
 import { type Budget, type Result, time } from "./_harness.ts";
+import { bareWorkersRun } from "./js_pools.ts";
 
 /** A short task: a small sum. Self-contained, for the workers. */
 function task(i: number): number {
@@ -29,10 +31,12 @@ export async function processes(budget: Budget): Promise<Result> {
       await using pool = new Pool(4);
       await pool.map(task, items);
     }, budget),
+    await time(`${n} bare Workers (.mjs), started and ended`, () => bareWorkersRun(n), budget),
   ];
   return {
     title: `2. ${n} short tasks: one Process each vs Pool(4), start and end included`,
     rows,
-    figures: { processes_ms: rows[0].min, pool4_map_ms: rows[1].min },
+    comparable: false,
+    figures: { processes_ms: rows[0].min, pool4_map_ms: rows[1].min, bare_workers_ms: rows[2].min },
   };
 }

@@ -244,3 +244,21 @@ export async function bareWorkerStart(
   }
   return best;
 }
+
+/**
+ * The runtime's floor for one process per task: `n` Workers of a plain `.mjs` module started
+ * at once, each running to its end (it posts one message and returns), until every one has
+ * exited.
+ */
+export async function bareWorkersRun(n: number): Promise<void> {
+  const url = workerUrl("bare_worker.mjs");
+  const workers = Array.from({ length: n }, () => new Worker(url));
+  await Promise.all(
+    workers.map((w) =>
+      new Promise<void>((resolve, reject) => {
+        w.once("exit", () => resolve());
+        w.once("error", reject);
+      })
+    ),
+  );
+}

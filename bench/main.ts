@@ -10,6 +10,7 @@
  * 5. `exp_io.ts`: tasks that wait: sequential, dummy `Pool(5)`, worker `Pool(5)`.
  * 6. `exp_overhead.ts`: `applyAsync`, `map` and `imap` of a tiny task; a pool's start.
  * 7. `primitives.ts`: queues, locks, shared values and pipes.
+ * 8. `managers.ts`: dict proxy calls through `Manager()` and a TCP `BaseManager`.
  *
  * The machines it runs on are shared and noisy, so the sides of every comparison run in
  * rounds, in turn (ours, Python, the JS pools; then Python, the JS pools, ours; …), with the
@@ -26,7 +27,7 @@
  * - `--ours-only`: no Python and no JavaScript pools.
  * - `--runtimes`: runs the harness on Deno, Bun and Node in turn, and prints one table.
  * - `--only=cpu,io`: only these experiments (cpu, processes, chunksize, pi, io, overhead,
- *   primitives).
+ *   primitives, managers).
  *
  * A full run writes `bench/results/<runtime>.json` (every round's figures, the load before
  * each, the medians and the machine) and `bench/results/<runtime>.svg` (the ratios, as a
@@ -56,6 +57,7 @@ import { overhead } from "./exp_overhead.ts";
 import { pi } from "./exp_pi.ts";
 import { processes } from "./exp_processes.ts";
 import { measurePools } from "./js_pools.ts";
+import { measureManagers } from "./managers.ts";
 import { measurePrimitives, PRIMITIVE_TARGETS } from "./primitives.ts";
 
 const args = process.argv.slice(2);
@@ -101,7 +103,14 @@ const PYTHON_FIGURES: Record<string, string[]> = {
   ],
   pi: ["pi_sequential_ms", "pi_pool4_ms"],
   io: ["io_sequential_ms", "io_dummy5_ms", "io_pool5_ms"],
-  overhead: ["apply_async_per_s", "map_items_per_s", "imap1_items_per_s", "pool_start_ms"],
+  overhead: [
+    "apply_async_per_s",
+    "map_items_per_s",
+    "imap1_items_per_s",
+    "map_strings_per_s",
+    "map_objects_per_s",
+    "pool_start_ms",
+  ],
 };
 
 const selected = (name: string) => ONLY === undefined || ONLY.includes(name);
@@ -220,6 +229,32 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
       name: `map ${count(sizes.map)} vs Python`,
       of: (o, py) => divide(o.map_items_per_s, py?.map_items_per_s),
       target: 10,
+    },
+    {
+      name: `map ${count(sizes.map)} short strings vs Python`,
+      of: (o, py) => divide(o.map_strings_per_s, py?.map_strings_per_s),
+      target: 10,
+    },
+    {
+      name: `map ${count(sizes.map)} small objects vs Python`,
+      of: (o, py) => divide(o.map_objects_per_s, py?.map_objects_per_s),
+      target: 10,
+    },
+    {
+      name: "Manager() dict calls vs Python",
+      of: (o, py) => divide(o.manager_dict_calls, py?.manager_dict_calls),
+      target: 10,
+    },
+    {
+      name: "TCP BaseManager calls vs Python",
+      of: (o, py) => divide(o.tcp_dict_calls, py?.tcp_dict_calls),
+      target: 2,
+    },
+    {
+      name: `${sizes.tasks} processes / ${sizes.tasks} bare Workers`,
+      of: (o) => divide(o.processes_ms, o.bare_workers_ms),
+      target: 1.1,
+      atMost: true,
     },
     {
       name: "imap chunksize 1 vs Python",
@@ -472,6 +507,21 @@ async function runOurs(round: number, show: boolean): Promise<Figures> {
     }
     Object.assign(ours, figures);
   }
+  if (selected("managers")) {
+    progress(`round ${round}/${ROUNDS}: ours, managers`);
+    const figures = await measureManagers({ n: SIZES[TIER].managerCalls, repeats: 1 });
+    progress("");
+    if (show) {
+      console.log("\n8. managers: dict proxy calls (a set and a get count as two)");
+      console.log(
+        columns(
+          ["experiment", "rate"],
+          Object.entries(figures).map(([k, v]) => [k, perSecond(v)]),
+        ),
+      );
+    }
+    Object.assign(ours, figures);
+  }
   return ours;
 }
 
@@ -489,8 +539,13 @@ async function runPython(round: number): Promise<Figures | undefined> {
   const prims = selected("primitives")
     ? await python("primitives.py", TIER === "full" ? [] : ["--quick"])
     : undefined;
+  const managers = selected("managers")
+    ? await python("managers.py", [`--n=${SIZES[TIER].managerCalls}`, "--repeats=1"])
+    : undefined;
   progress("");
-  return main === undefined && prims === undefined ? undefined : { ...main, ...prims };
+  return main === undefined && prims === undefined && managers === undefined
+    ? undefined
+    : { ...main, ...prims, ...managers };
 }
 
 async function runPools(round: number): Promise<Record<string, Figures> | undefined> {

@@ -20,8 +20,8 @@ import process from "node:process";
 import { BaseManager, fromModule, Manager } from "../mod.ts";
 
 const QUICK = process.argv.includes("--quick");
-const N = QUICK ? 2_000 : 20_000;
-const REPEATS = QUICK ? 1 : 5;
+let N = QUICK ? 2_000 : 20_000;
+let REPEATS = QUICK ? 1 : 5;
 
 /** What the TCP manager serves: a key-value store, as Python's `dict` behind a DictProxy. */
 export class Store {
@@ -66,6 +66,18 @@ async function callsPerSecond(d: SetGet): Promise<number> {
 
 class RemoteManager extends BaseManager {}
 RemoteManager.register("getStore", fromModule<typeof getStore>(import.meta.url, "getStore"));
+
+/**
+ * Dict proxy calls a second (a set and a get count as two) through `Manager()` and through a
+ * TCP `BaseManager` on 127.0.0.1, each the best of `repeats` runs of `n` pairs.
+ */
+export async function measureManagers(
+  options: { n: number; repeats: number },
+): Promise<Figures> {
+  N = options.n;
+  REPEATS = options.repeats;
+  return await measure();
+}
 
 async function measure(): Promise<Figures> {
   const out: Figures = {};

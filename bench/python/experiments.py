@@ -11,7 +11,8 @@ Prints one JSON object of figures, each the best of REPEATS runs: times in milli
 4. pi_*: Monte Carlo pi, map(monte_carlo, [N] * 4) on Pool(4) (started before timing) vs sequential.
 5. io_*: tasks that sleep, sequentially, on multiprocessing.dummy.Pool(5) and on Pool(5) (both
    started before timing).
-6. apply_async_per_s, map_items_per_s, imap1_items_per_s on Pool(2) (started before timing), and
+6. apply_async_per_s, map_items_per_s, imap1_items_per_s, map_strings_per_s (short strings),
+   map_objects_per_s (small dicts) on Pool(2) (started before timing), and
    pool_start_ms: Pool(2) from construction to the first result of apply.
 
 The start method is the platform's default, `fork` on Linux up to Python 3.13; Python 3.14
@@ -66,6 +67,14 @@ def task(_=None):
 
 def inc(x):
     return x + 1
+
+
+def suffix(s):
+    return s + "!"
+
+
+def bump(o):
+    return {"id": o["id"] + 1, "tag": o["tag"]}
 
 
 def monte_carlo(n):
@@ -219,6 +228,19 @@ def map_items():
     return rate
 
 
+def map_of(fn, make):
+    def run():
+        items = [make(i) for i in range(N_MAP)]
+        with started(mp.Pool(2)) as pool:
+            t = time.perf_counter()
+            res = pool.map(fn, items)
+            rate = N_MAP / (time.perf_counter() - t)
+        assert len(res) == N_MAP
+        return rate
+
+    return run
+
+
 def imap1_items():
     with started(mp.Pool(2)) as pool:
         t = time.perf_counter()
@@ -260,6 +282,8 @@ def main():
         ("apply_async_per_s", apply_async, max),
         ("map_items_per_s", map_items, max),
         ("imap1_items_per_s", imap1_items, max),
+        ("map_strings_per_s", map_of(suffix, lambda i: f"item-{i}"), max),
+        ("map_objects_per_s", map_of(bump, lambda i: {"id": i, "tag": "x"}), max),
         ("pool_start_ms", pool_start, min),
     ]
     out = {

@@ -9,9 +9,17 @@ import sys
 import time
 from multiprocessing.managers import BaseManager, DictProxy
 
+def _flag(name, default):
+    for arg in sys.argv[1:]:
+        if arg.startswith(f"--{name}="):
+            return int(arg[len(name) + 3:])
+    return default
+
+
 QUICK = "--quick" in sys.argv
-N = 2_000 if QUICK else 20_000
-REPEATS = 1 if QUICK else 5
+# `--n` and `--repeats` as bench/main.ts gives them, so that both sides make the same calls.
+N = _flag("n", 2_000 if QUICK else 20_000)
+REPEATS = _flag("repeats", 1 if QUICK else 5)
 
 shared = {}
 
