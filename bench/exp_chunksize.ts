@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Pool } from "../mod.ts";
+import { Pool } from "./_lib.ts";
 import { type Budget, rate, type Result, time } from "./_harness.ts";
 
 /** Runs the experiment. */

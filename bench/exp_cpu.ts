@@ -7,8 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import * as dummy from "../dummy.ts";
-import { Pool } from "../mod.ts";
+import { dummy, Pool } from "./_lib.ts";
 import { type Budget, type Result, time } from "./_harness.ts";
 
 /** The seed's job (plain numbers, not Python's big integers). Self-contained, for the pools. */

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import * as dummy from "../dummy.ts";
-import { Pool } from "../mod.ts";
+import { dummy, Pool } from "./_lib.ts";
 import { type Budget, type Result, time } from "./_harness.ts";
 
 /** A task that waits `ms` milliseconds. Self-contained, for the workers. */

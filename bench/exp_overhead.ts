@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Pool } from "../mod.ts";
+import { Pool } from "./_lib.ts";
 import { type Budget, rate, type Result, time } from "./_harness.ts";
 import { bareWorkerStart } from "./js_pools.ts";
 

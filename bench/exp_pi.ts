@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Pool } from "../mod.ts";
+import { Pool } from "./_lib.ts";
 import { type Budget, type Result, time } from "./_harness.ts";
 
 /** The seed's estimate from `n` random points. Self-contained, for the workers. */

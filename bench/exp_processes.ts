@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Pool, Process } from "../mod.ts";
+import { Pool, Process } from "./_lib.ts";
 import { type Budget, type Result, time } from "./_harness.ts";
 import { bareWorkersRun } from "./js_pools.ts";
 

@@ -26,6 +26,8 @@
  * - `--rounds=N`: this many rounds instead.
  * - `--ours-only`: no Python and no JavaScript pools.
  * - `--runtimes`: runs the harness on Deno, Bun and Node in turn, and prints one table.
+ * - `--source`: measures the `.ts` sources on Node and Bun too (by default they measure the
+ *   compiled `.js` in `dist/`, built when stale, as npm and JSR give it to their users).
  * - `--only=cpu,io`: only these experiments (cpu, processes, chunksize, pi, io, overhead,
  *   primitives, managers).
  *
@@ -57,6 +59,7 @@ import { overhead } from "./exp_overhead.ts";
 import { pi } from "./exp_pi.ts";
 import { processes } from "./exp_processes.ts";
 import { measurePools } from "./js_pools.ts";
+import { form } from "./_lib.ts";
 import { measureManagers } from "./managers.ts";
 import { measurePrimitives, PRIMITIVE_TARGETS } from "./primitives.ts";
 
@@ -136,6 +139,8 @@ export interface Spread {
 export interface Run {
   runtime: string;
   version: string;
+  /** The library's form: the compiled .js on Node and Bun, the .ts sources on Deno. */
+  form: string;
   tier: Tier;
   sizes: Sizes;
   date: string;
@@ -465,7 +470,8 @@ export function chart(run: Run): string {
   }</text>`;
   const height = bottom + 76;
   const sizes = run.sizes;
-  const title = `@mp/multiprocessing on ${run.runtime} ${run.version}: ratios, log scale`;
+  const title =
+    `@mp/multiprocessing (${run.form}) on ${run.runtime} ${run.version}: ratios, log scale`;
   const subtitle = `${run.tier} run, ${run.rounds.length} round${
     run.rounds.length === 1 ? "" : "s"
   } (median shown); job ${count(sizes.job)}, ${sizes.tasks} processes, map ${
@@ -559,7 +565,7 @@ async function runPools(round: number): Promise<Record<string, Figures> | undefi
 async function runHere(): Promise<Run> {
   const sizes = SIZES[TIER];
   console.log(
-    `@mp/multiprocessing bench on ${runtimeName()} ${version()}, ${cpus().length} CPUs, ${TIER} run, ${ROUNDS} round${
+    `@mp/multiprocessing (${form}) bench on ${runtimeName()} ${version()}, ${cpus().length} CPUs, ${TIER} run, ${ROUNDS} round${
       ROUNDS === 1 ? "" : "s"
     }${COMPARE ? ", with Python and the JavaScript pools" : ", ours only"}`,
   );
@@ -593,6 +599,7 @@ async function runHere(): Promise<Run> {
   const run: Run = {
     runtime: runtimeName(),
     version: version(),
+    form,
     tier: TIER,
     sizes,
     date: new Date().toISOString(),

@@ -17,7 +17,7 @@
  */
 import { type Figures, python, runtimeName } from "./_common.ts";
 import process from "node:process";
-import { BaseManager, fromModule, Manager } from "../mod.ts";
+import { BaseManager, fromModule, Manager } from "./_lib.ts";
 
 const QUICK = process.argv.includes("--quick");
 let N = QUICK ? 2_000 : 20_000;

@@ -17,8 +17,8 @@
  */
 import { type Figures, python, runtimeName } from "./_common.ts";
 import process from "node:process";
-import { Lock, Pipe, Pool, Queue, Value } from "../mod.ts";
-import type { Connection } from "../mod.ts";
+import { Lock, Pipe, Pool, Queue, Value } from "./_lib.ts";
+import type { Connection } from "./_lib.ts";
 
 let QUICK = process.argv.includes("--quick");
 let N_QUEUE = 0;

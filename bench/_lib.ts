@@ -1,0 +1,77 @@
+// The library as the bench measures it: as its users get it. On Node and Bun that is the
+// compiled JavaScript (npm's package and JSR's npm layer are .js), built into dist/ when it is
+// missing or older than the sources; on Deno, the .ts sources (JSR serves them to Deno, which
+// caches their transpiled form). Measuring the sources on Node would add type stripping of the
+// whole module graph to every Worker's start, a cost no installed user pays. `--source` (or
+// MP_BENCH_SOURCE=1) measures the sources everywhere. Workers see the same environment, so a
+// bench module that a worker imports (bench/managers.ts) gets the same copy.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { runtimeName } from "./_common.ts";
+
+type Lib = typeof import("../mod.ts");
+type DummyLib = typeof import("../dummy.ts");
+
+if (process.argv.includes("--source")) process.env.MP_BENCH_SOURCE = "1";
+const compiled = runtimeName() !== "deno" && process.env.MP_BENCH_SOURCE !== "1";
+
+/** Which form of the library runs, for the bench's header and results. */
+export const form: string = compiled ? "compiled .js (dist/)" : ".ts sources";
+
+const root = new URL("../", import.meta.url);
+
+function newest(dir: URL): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const url = new URL(entry.name + (entry.isDirectory() ? "/" : ""), dir);
+    if (entry.isDirectory()) latest = Math.max(latest, newest(url));
+    else if (entry.name.endsWith(".ts")) latest = Math.max(latest, statSync(url).mtimeMs);
+  }
+  return latest;
+}
+
+function builtAt(): number {
+  try {
+    return statSync(new URL("dist/mod.js", root)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+if (compiled && isMainThread) {
+  const sources = Math.max(
+    newest(new URL("lib/", root)),
+    statSync(new URL("mod.ts", root)).mtimeMs,
+    statSync(new URL("dummy.ts", root)).mtimeMs,
+  );
+  if (builtAt() < sources) {
+    console.error(
+      "bench: building dist/ (tsc -p tsconfig.build.json) to measure the compiled form…",
+    );
+    const tsc = fileURLToPath(new URL("node_modules/.bin/tsc", root));
+    const built = spawnSync(tsc, ["-p", fileURLToPath(new URL("tsconfig.build.json", root))], {
+      stdio: "inherit",
+    });
+    if (built.status !== 0) {
+      throw new Error(
+        `Cannot build dist/ for the bench (tsc exited with ${built.status}): fix the build, or pass --source to measure the .ts sources`,
+      );
+    }
+  }
+}
+
+const lib = await import(new URL(compiled ? "dist/mod.js" : "mod.ts", root).href) as Lib;
+
+/** The same-thread entry point, in the same form. */
+export const dummy = await import(
+  new URL(compiled ? "dist/dummy.js" : "dummy.ts", root).href
+) as DummyLib;
+
+export const { BaseManager, fromModule, Lock, Manager, Pipe, Pool, Process, Queue, Value } = lib;
+export type Pool = import("../mod.ts").Pool;
+export type Lock = import("../mod.ts").Lock;
+export type Queue<T = unknown> = import("../mod.ts").Queue<T>;
+export type Connection<T = unknown> = import("../mod.ts").Connection<T>;
