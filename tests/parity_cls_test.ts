@@ -45,6 +45,44 @@ for (const [label, m] of entries) {
     );
 
     test(
+      "Pool.imap(), imapUnordered(), starmap() and applyAsync() keep the class",
+      slow,
+      async () => {
+        await using pool = new m.Pool(2);
+        const points = [new Point(3, 4), new Point(6, 8), new Point(0, 1)];
+        const ordered: Point[] = [];
+        for await (const p of pool.imap(double, points, 2)) ordered.push(p);
+        assert.ok(ordered.every((p) => p instanceof Point));
+        assert.deepEqual(ordered.map((p) => p.norm()), [10, 20, 2]);
+        const unordered: number[] = [];
+        for await (const p of pool.imapUnordered(double, points)) unordered.push(p.norm());
+        assert.deepEqual(unordered.sort((a, b) => a - b), [2, 10, 20]);
+        const sums = await pool.starmap(
+          (a: Point, b: Point) => a.scaled(1).norm() + b.norm(),
+          [[points[0], points[1]]],
+        );
+        assert.deepEqual(sums, [15]);
+        const result = pool.applyAsync(double, [points[0]]);
+        assert.ok(await result.get() instanceof Point);
+      },
+    );
+
+    test("Pool initargs keep their class", slow, async () => {
+      await using pool = new m.Pool({
+        processes: 1,
+        initializer: (p: Point) => {
+          (globalThis as { origin?: Point }).origin = p;
+        },
+        initargs: [new Point(3, 4)],
+      });
+      assert.equal(
+        await pool.apply(() => (globalThis as unknown as { origin: Point }).origin.norm(), []),
+        5,
+      );
+      delete (globalThis as { origin?: Point }).origin;
+    });
+
+    test(
       "Pool.apply() sends a registered instance to a function that never imported its class",
       slow,
       async () => {
