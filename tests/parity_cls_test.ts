@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
+import { classById } from "../lib/_classes.ts";
 import type * as Classes from "./fixtures/parity_cls_classes.ts";
 import type * as RemoteModule from "./fixtures/parity_cls_remote.ts";
 import {
@@ -278,6 +279,9 @@ describe("Values keep their class (mod.ts)", () => {
     slow,
     async () => {
       await using pool = new mp.Pool(1);
+      // This thread has not imported the module: the class is unknown here until the result
+      // arrives.
+      assert.equal(classById(`${remote}#Remote`), undefined);
       const make = mp.fromModule<typeof RemoteModule.makeRemote>(remote, "makeRemote");
       const [value] = await pool.map(make, ["hi"]);
       const { Remote } = await import(remote) as typeof RemoteModule;
