@@ -356,6 +356,11 @@ describe("Values keep their class (one thread)", () => {
     assert.equal(await pool.apply((x: Unmarked) => x, [u]), u);
     const p = new Point(3, 4);
     assert.equal(await pool.apply((x: Point) => x, [p]), p);
+    let got: unknown;
+    const child = new dummy.Process({ target: (x: Unmarked) => void (got = x), args: [u] });
+    child.start();
+    await child.join();
+    assert.equal(got, u);
   });
 
   test("Queue.put() refuses an instance of a class not registered, naming it", async () => {
