@@ -10,6 +10,7 @@ export {
 } from "./pool.ts";
 export { activeChildren, BaseProcess, type ProcessOptions } from "./process.ts";
 export { fromModule, type ModuleFunction, type TaskFunction } from "./reduction.ts";
+export { type ClassOptions, registerClass } from "./_classes.ts";
 export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./context.ts";
 export {
   Array,

@@ -4,14 +4,31 @@
  *
  * Travels as itself: `null`, booleans, numbers, strings, `Uint8Array`, arrays, plain objects,
  * `Date`, `bigint`, `Map`, `Set`, the other typed arrays, errors (as {@linkcode decodeError}
- * rebuilds them), and manager proxies (as a reference to the same shared object). `undefined`
- * inside arrays and objects arrives as `null`, as in JSON. Anything else (functions, symbols,
- * class instances) fails with a `TypeError` that names the value, before anything is sent.
+ * rebuilds them), manager proxies (as a reference to the same shared object), and instances of
+ * classes registered with `registerClass` (by the class's module and name, and their state).
+ * `undefined` inside arrays and objects arrives as `null`, as in JSON. Anything else
+ * (functions, symbols, instances of other classes) fails with a `TypeError` that names the
+ * value, before anything is sent.
  *
  * @module
  */
 import { Decoder, Encoder, ExtensionCodec } from "@msgpack/msgpack";
-import { decodeError, describe, encodeError, type WireError } from "./reduction.ts";
+import {
+  decodeError,
+  describe,
+  encodeError,
+  importClasses,
+  unknownClass,
+  type WireError,
+} from "./reduction.ts";
+import {
+  blankInstance,
+  classById,
+  classOfPrototype,
+  fillInstance,
+  stateOf,
+  unregisteredClass,
+} from "./_classes.ts";
 
 const BIGINT = 1;
 const MAP = 2;
@@ -19,6 +36,9 @@ const SET = 3;
 const TYPED = 4;
 const ERROR = 5;
 const REFERENCE = 6;
+// The codec tries extensions in the order of their types: first, so that an instance of a
+// registered class is taken before the others (a Map subclass) and the refusal in REFERENCE.
+const INSTANCE = 0;
 
 /** How much one decoded message may hold: checked on its bytes before anything is decoded. */
 export interface WireLimits {
@@ -88,7 +108,7 @@ function truncated(): RangeError {
 
 // Our extension types hold MessagePack themselves; the others (a Date) hold plain bytes.
 function holdsMessagePack(type: number): boolean {
-  return type >= BIGINT && type <= REFERENCE;
+  return type >= INSTANCE && type <= REFERENCE;
 }
 
 /** Walks the values in bytes[pos, end) as one value; returns where it ends. */
@@ -330,6 +350,20 @@ function plainPrototype(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * An instance of a registered class that this thread does not know (its module is not
+ * imported here): a manager's server keeps it as it is and sends it on unchanged, and a
+ * client imports the module and rebuilds it ({@linkcode WireCodec.resolve}).
+ */
+class PendingInstance {
+  readonly id: string;
+  readonly state: unknown;
+  constructor(id: string, state: unknown) {
+    this.id = id;
+    this.state = state;
+  }
+}
+
 /** Encodes and decodes values for one side of a manager connection. */
 export class WireCodec {
   readonly #codec = new ExtensionCodec();
@@ -338,6 +372,8 @@ export class WireCodec {
   readonly #encoder: Encoder;
   readonly #decoder = new Decoder({ extensionCodec: this.#codec });
   readonly #limits: Readonly<WireLimits>;
+  // Instances of classes this thread does not know, in the value last decoded.
+  #pending = 0;
 
   /**
    * Creates a codec.
@@ -358,6 +394,24 @@ export class WireCodec {
     const codec = this.#codec;
     const inner = (value: unknown) => this.#encoder.encode(value);
     const outer = (bytes: Uint8Array) => this.#decoder.decode(bytes);
+    codec.register({
+      type: INSTANCE,
+      encode: (v) => {
+        if (typeof v !== "object" || v === null) return null;
+        const entry = classOfPrototype(Object.getPrototypeOf(v));
+        if (entry !== undefined && !(v instanceof Error)) {
+          return inner([entry.id, stateOf(entry, v)]);
+        }
+        return v instanceof PendingInstance ? inner([v.id, v.state]) : null;
+      },
+      decode: (data) => {
+        const [id, state] = outer(data) as [string, unknown];
+        const entry = classById(id);
+        if (entry !== undefined) return fillInstance(entry, blankInstance(entry), state);
+        this.#pending++;
+        return new PendingInstance(id, state);
+      },
+    });
     codec.register({
       type: BIGINT,
       encode: (v) => typeof v === "bigint" ? inner(v.toString()) : null,
@@ -409,10 +463,17 @@ export class WireCodec {
           (typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) &&
             !(v instanceof Date) && !plainPrototype(v))
         ) {
+          const unregistered = typeof v === "object" && unregisteredClass(v) !== undefined;
           throw new TypeError(
             `Cannot send ${
               describe(v)
-            } to a manager as only data travels there: null, booleans, numbers, bigints, strings, dates, arrays, plain objects, Maps, Sets, typed arrays, errors and proxies`,
+            } to a manager as only data travels there: null, booleans, numbers, bigints, strings, dates, arrays, plain objects, Maps, Sets, typed arrays, errors, proxies and instances of classes registered with registerClass()${
+              unregistered
+                ? `. Register the class in the module that defines it, with registerClass(${
+                  (v as object).constructor.name
+                }, import.meta.url)`
+                : ""
+            }`,
           );
         }
         return null;
@@ -470,6 +531,7 @@ export class WireCodec {
    */
   decode(bytes: Uint8Array): unknown {
     checkWire(bytes, this.#limits);
+    this.#pending = 0;
     // A plain Uint8Array view: binary values are views of the input, and a Buffer's would be
     // Buffers, which compare unequal to the Uint8Array that was sent.
     const plain = bytes.constructor === Uint8Array
@@ -477,4 +539,67 @@ export class WireCodec {
       : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return this.#decoder.decode(plain);
   }
+
+  /**
+   * Whether the value last decoded holds instances of registered classes this thread does
+   * not know yet: {@linkcode WireCodec.resolve} imports their modules and rebuilds them.
+   */
+  get unresolved(): boolean {
+    return this.#pending > 0;
+  }
+
+  /**
+   * Imports the modules of the classes this thread does not know in a decoded value, and
+   * returns the value with those instances rebuilt (in place where it can).
+   *
+   * @param value What {@linkcode WireCodec.decode} returned.
+   * @returns The value, its instances rebuilt.
+   * @throws {TypeError} If a class's module cannot be imported, or does not register it.
+   */
+  async resolve(value: unknown): Promise<unknown> {
+    const ids = new Set<string>();
+    collectPending(value, ids, new Set());
+    await importClasses(ids);
+    return rebuildPending(value, new Set());
+  }
+}
+
+function collectPending(value: unknown, ids: Set<string>, seen: Set<object>): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof PendingInstance) {
+    ids.add(value.id);
+    collectPending(value.state, ids, seen);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) (collectPending(k, ids, seen), collectPending(v, ids, seen));
+  } else if (Array.isArray(value) || value instanceof Set) {
+    for (const v of value) collectPending(v, ids, seen);
+  } else if (plainPrototype(value) || classOfPrototype(Object.getPrototypeOf(value))) {
+    for (const v of Object.values(value)) collectPending(v, ids, seen);
+  }
+}
+
+function rebuildPending(value: unknown, seen: Set<object>): unknown {
+  if (typeof value !== "object" || value === null || seen.has(value)) return value;
+  seen.add(value);
+  if (value instanceof PendingInstance) {
+    const entry = classById(value.id);
+    if (entry === undefined) throw unknownClass(value.id);
+    return fillInstance(entry, blankInstance(entry), rebuildPending(value.state, seen));
+  }
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [rebuildPending(k, seen), rebuildPending(v, seen)]);
+    value.clear();
+    for (const [k, v] of entries) value.set(k, v);
+  } else if (value instanceof Set) {
+    const items = [...value].map((v) => rebuildPending(v, seen));
+    value.clear();
+    for (const v of items) value.add(v);
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = rebuildPending(value[i], seen);
+  } else if (plainPrototype(value) || classOfPrototype(Object.getPrototypeOf(value))) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = rebuildPending(record[key], seen);
+  }
+  return value;
 }

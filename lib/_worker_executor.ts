@@ -16,7 +16,7 @@ import {
   encodeShared,
   type FunctionDef,
   functionDef,
-  mayHoldShared,
+  loadRevivers,
   type WireError,
 } from "./reduction.ts";
 import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
@@ -46,7 +46,7 @@ class WorkerSlot implements Slot {
       identity: [],
       progress,
       initializer: init.initializer as FunctionDef | undefined,
-      initargs: mayHoldShared() ? encodeShared(init.initargs) as unknown[] : init.initargs,
+      initargs: encodeShared(init.initargs) as unknown[],
     };
     const handle = runtime().spawn(workerMain, {
       name: this.name,
@@ -55,15 +55,29 @@ class WorkerSlot implements Slot {
     });
     this.#handle = handle;
     let outOfMemory = false;
+    // Results that hold instances of classes this thread has not imported wait for their
+    // modules; the worker's later results and its exit wait behind them, in order.
+    let behind: Promise<void> | undefined;
+    const inOrder = (fn: () => void, loading?: Promise<void>) => {
+      if (behind === undefined && loading === undefined) return fn();
+      const next = Promise.all([behind, loading]).then(fn);
+      behind = next;
+      void next.then(() => {
+        if (behind === next) behind = undefined;
+      });
+    };
     handle.onMessage((raw) => {
       const message = raw as WorkerMessage;
       if (message.kind === "results") {
         const results = message.results;
-        for (let i = 1; i < results.length; i += RESULT_STRIDE) {
-          if (results[i] === 0) results[i + 1] = decodeError(results[i + 1] as WireError);
-          else if (message.shared) results[i + 1] = decodeShared(results[i + 1]);
-        }
-        hooks.results(this, results, message.busy);
+        const loading = message.shared ? loadRevivers(results) : undefined;
+        inOrder(() => {
+          for (let i = 1; i < results.length; i += RESULT_STRIDE) {
+            if (results[i] === 0) results[i + 1] = decodeError(results[i + 1] as WireError);
+            else if (message.shared) decodeResult(results, i);
+          }
+          hooks.results(this, results, message.busy);
+        }, loading);
       } else if (message.kind === "ready") {
         hooks.ready(this);
       } else if (message.kind === "out-of-memory") {
@@ -74,32 +88,33 @@ class WorkerSlot implements Slot {
       }
     });
     handle.onExit((code, error) => {
-      markEnded(pid);
-      hooks.exit(this, code, outOfMemory ? outOfMemoryError() : error);
+      inOrder(() => {
+        markEnded(pid);
+        hooks.exit(this, code, outOfMemory ? outOfMemoryError() : error);
+      });
     });
   }
 
   send(jobs: Job[]): Array<[Job, unknown]> | undefined {
-    // Only once a lock, queue or shared value exists can arguments hold one. Encoding one can
-    // fail (a closed Connection): that fails its own job, and the others go.
-    const shared = mayHoldShared();
-    let payloads: unknown[] | undefined;
-    if (shared) {
-      const failed: Array<[Job, unknown]> = [];
-      payloads = [];
-      const kept: Job[] = [];
-      for (const job of jobs) {
-        try {
-          payloads.push(encodeShared(job.payload));
-          kept.push(job);
-        } catch (error) {
-          failed.push([job, error]);
-        }
+    // Locks, queues, shared values and instances of registered classes travel as tagged
+    // records; an instance of another class is refused. Encoding can fail (a closed
+    // Connection, a class not registered): that fails its own job, and the others go. The
+    // walk visits objects only: a payload of plain numbers costs one typeof each.
+    let shared = false;
+    let refused: Array<[Job, unknown]> | undefined;
+    const payloads: unknown[] = new Array(jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      try {
+        if ((payloads[i] = encodeShared(jobs[i].payload)) !== jobs[i].payload) shared = true;
+      } catch (error) {
+        (refused ??= []).push([jobs[i], error]);
       }
-      if (failed.length > 0) {
-        const rest = kept.length > 0 ? this.send(kept) : undefined;
-        return rest === undefined ? failed : [...failed, ...rest];
-      }
+    }
+    if (refused !== undefined) {
+      const out = refused;
+      const kept = jobs.filter((job) => !out.some(([f]) => f === job));
+      const rest = kept.length > 0 ? this.send(kept) : undefined;
+      return rest === undefined ? out : [...out, ...rest];
     }
     let defs: FunctionDef[] | undefined;
     const tasks = new Array(jobs.length * TASK_STRIDE);
@@ -113,7 +128,7 @@ class WorkerSlot implements Slot {
       tasks[t] = job.seq;
       tasks[t + 1] = def.id;
       tasks[t + 2] = job.op;
-      const payload = payloads === undefined ? job.payload : payloads[i];
+      const payload = payloads[i];
       tasks[t + 3] = job.op === Op.map ? packNumbers(payload as unknown[]) : payload;
     }
     const message: RunMessage = { kind: "run", defs, tasks, shared };
@@ -148,6 +163,16 @@ class WorkerSlot implements Slot {
 
   unref(): void {
     this.#handle.unref();
+  }
+}
+
+/** Revives a result's shared objects and instances; one that cannot be fails its own task. */
+function decodeResult(results: unknown[], i: number): void {
+  try {
+    results[i + 1] = decodeShared(results[i + 1]);
+  } catch (error) {
+    results[i] = 0;
+    results[i + 1] = error;
   }
 }
 

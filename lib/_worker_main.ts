@@ -22,7 +22,6 @@ import {
   type FunctionDef,
   loadFunction,
   loadRevivers,
-  mayHoldShared,
 } from "./reduction.ts";
 import { runtime } from "./runtime/mod.ts";
 // Revivers of shared objects load when a batch holds one (loadRevivers): a worker that never
@@ -102,10 +101,18 @@ function start(loaded: Loaded, op: Op, payload: unknown): unknown {
 /** Sends results; a result that cannot be cloned fails its own task with a clear error. */
 function flush(results: unknown[], busy: number, names: string[]): void {
   if (results.length === 0) return;
-  const shared = mayHoldShared();
-  if (shared) {
-    for (let i = 1; i < results.length; i += RESULT_STRIDE) {
-      if (results[i] === 1) results[i + 1] = encodeShared(results[i + 1]);
+  // Shared objects and instances of registered classes travel as tagged records; an
+  // instance of another class fails its task. Plain values cost one typeof each.
+  let shared = false;
+  for (let i = 1; i < results.length; i += RESULT_STRIDE) {
+    if (results[i] !== 1 || typeof results[i + 1] !== "object") continue;
+    try {
+      const value = encodeShared(results[i + 1]);
+      if (value !== results[i + 1]) shared = true;
+      results[i + 1] = value;
+    } catch (error) {
+      results[i] = 0;
+      results[i + 1] = encodeError(error);
     }
   }
   try {

@@ -39,7 +39,7 @@ import {
   decodeShared,
   describe,
   encodeShared,
-  mayHoldShared,
+  loadRevivers,
   reduce,
   registerShared,
   sharedObjectCreated,
@@ -249,12 +249,10 @@ export function encode(value: unknown, what: string): number {
   const fast = writeValue(value);
   for (let i = 0; i < containerCount; i++) containers[i] = undefined;
   if (fast) return at;
-  let data = value;
-  let shared = false;
-  if (mayHoldShared()) {
-    data = encodeShared(value);
-    shared = data !== value;
-  }
+  // Shared objects and instances of registered classes become tagged records; an instance
+  // of another class is refused (structured clone would drop its prototype).
+  const data = encodeShared(value);
+  const shared = data !== value;
   // Node and Deno refuse a SharedArrayBuffer; Bun copies it, silently unshared. Refuse it
   // everywhere, with the way out.
   if (holdsSharedMemory(data, new Set())) {
@@ -1067,7 +1065,15 @@ export class Channel {
    */
   tryReceive(): unknown {
     if (this.#reads.length > 0) return WAIT;
-    return this.#read(null, VALUE);
+    const value = this.#read(null, VALUE);
+    if (value instanceof Promise) {
+      // Only a message holding a class whose module is still to be imported decodes later.
+      void value.catch(() => {});
+      throw new TypeError(
+        "Cannot take the item at once as it holds an instance of a registered class whose module this thread has not imported: import that module in this thread first, or use get(), which imports it",
+      );
+    }
+    return value;
   }
 
   /**
@@ -1250,7 +1256,10 @@ export class Channel {
     const result = this.#readSome(entry, mode);
     if (!decodedShared) return result;
     decodedShared = false;
-    return decodeShared(result);
+    // A class this thread has not imported yet: its module is imported first (a promise,
+    // which the receiving call resolves with).
+    const loading = loadRevivers(result);
+    return loading === undefined ? decodeShared(result) : loading.then(() => decodeShared(result));
   }
 
   // Decodes (or copies out) the whole message at `start`, in place when it does not wrap.

@@ -1000,6 +1000,13 @@ class SocketChannel implements Channel {
         conn.close();
         return;
       }
+      if (this.#codec.unresolved) {
+        // Instances of classes this thread has not imported yet: imported, then rebuilt.
+        reply = await this.#codec.resolve(reply).then(
+          (value) => value as typeof reply,
+          (error) => [reply[0], ERROR, error],
+        );
+      }
       const pending = this.#pending.get(reply[0]);
       if (pending === undefined) continue;
       this.#pending.delete(reply[0]);

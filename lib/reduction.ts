@@ -10,6 +10,15 @@
  */
 import { importModule } from "./_bootstrap.ts";
 import {
+  blankInstance,
+  classById,
+  classOfPrototype,
+  fillInstance,
+  splitClassId,
+  stateOf,
+  unregisteredClass,
+} from "./_classes.ts";
+import {
   AuthenticationError,
   BrokenBarrierError,
   BufferTooShort,
@@ -273,6 +282,8 @@ export type WireError =
     props: Record<string, unknown> | undefined;
     cause: WireError | undefined;
     errors: WireError[] | undefined;
+    /** The id of its class, when that is registered with `registerClass`. */
+    cls?: string;
   }
   | { thrown: unknown };
 
@@ -300,7 +311,10 @@ export function encodeError(error: unknown, depth: number = 0): WireError {
   const errors = error instanceof AggregateError && Array.isArray(error.errors) && depth < 8
     ? error.errors.map((e: unknown) => encodeError(e, depth + 1))
     : undefined;
-  return { name, message, stack, props, cause, errors };
+  const entry = classOfPrototype(Object.getPrototypeOf(error));
+  return entry === undefined
+    ? { name, message, stack, props, cause, errors }
+    : { name, message, stack, props, cause, errors, cls: entry.id };
 }
 
 type ErrorFactory = (message: string, options: ErrorOptions, wire: WireError) => Error;
@@ -356,6 +370,10 @@ export function decodeError(wire: WireError): unknown {
   const error = factory
     ? factory(wire.message, { cause: traceback }, wire)
     : new Error(wire.message, { cause: traceback });
+  // A registered class: the same error, made an instance of that class (its constructor is
+  // not called, as pickle calls none), so that the caller catches it by `instanceof`.
+  const entry = wire.cls === undefined ? undefined : classById(wire.cls);
+  if (entry !== undefined) Object.setPrototypeOf(error, entry.prototype);
   if (error.name !== wire.name) error.name = wire.name;
   if (wire.props) Object.assign(error, wire.props);
   return error;
@@ -434,53 +452,108 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/** How an instance of a class registered with `registerClass` travels: by its module and name. */
+const CLASS_TAG = "__mp_class__";
+
 /**
  * Replaces the shareable objects in `value` (at any depth of arrays, plain objects, Maps and
- * Sets) with tagged records. Returns `value` itself when it holds none; never changes it.
+ * Sets) with tagged records, and the instances of registered classes with records of their
+ * class and state. Returns `value` itself when it holds neither; never changes it.
+ *
+ * @throws {TypeError} For an instance of a class not registered with `registerClass`, which
+ *   structured clone would turn into a plain object.
  */
-export function encodeShared(value: unknown, seen: Set<object> = new Set()): unknown {
+export function encodeShared(value: unknown): unknown {
+  // The pool's hot path (a task's arguments, a chunk of plain values, a packed chunk of
+  // numbers) returns after one typeof per value, without allocating: only a value that holds
+  // an object is walked.
   if (typeof value !== "object" || value === null) return value;
-  if (isShareable(value)) {
-    const { kind, state } = value[reduce]();
-    return { [TAG]: kind, state: encodeShared(state, seen) };
-  }
-  if (seen.has(value)) return value;
-  seen.add(value);
   if (Array.isArray(value)) {
+    let i = 0;
+    while (i < value.length && (typeof value[i] !== "object" || value[i] === null)) i++;
+    if (i === value.length && Object.getPrototypeOf(value) === Array.prototype) return value;
+  } else if (ArrayBuffer.isView(value) && !isShareable(value)) {
+    return value;
+  }
+  return encodeObject(value, new Map());
+}
+
+// `seen` maps each object met to what it travels as, so that a value met twice (or a cycle)
+// stays one value.
+function encodeObject(value: object, seen: Map<object, unknown>): unknown {
+  const met = seen.get(value);
+  if (met !== undefined) return met;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Array.prototype) {
+    seen.set(value, value);
+    const array = value as unknown[];
     let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const item = value[i];
+    for (let i = 0; i < array.length; i++) {
+      const item = array[i];
       if (typeof item !== "object" || item === null) continue;
-      const encoded = encodeShared(item, seen);
-      if (encoded !== item) (out ??= value.slice())[i] = encoded;
+      const encoded = encodeObject(item, seen);
+      if (encoded !== item) (out ??= array.slice())[i] = encoded;
     }
+    if (out !== undefined) seen.set(value, out);
     return out ?? value;
   }
-  if (value instanceof Map) {
+  if (proto === Object.prototype || proto === null) {
+    seen.set(value, value);
+    let out: Record<string, unknown> | undefined;
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      if (typeof item !== "object" || item === null) continue;
+      const encoded = encodeObject(item, seen);
+      if (encoded !== item) (out ??= { ...value as Record<string, unknown> })[key] = encoded;
+    }
+    if (out !== undefined) seen.set(value, out);
+    return out ?? value;
+  }
+  if (isShareable(value)) {
+    const { kind, state } = value[reduce]();
+    const record = { [TAG]: kind, state: undefined as unknown };
+    seen.set(value, record);
+    record.state = typeof state === "object" && state !== null ? encodeObject(state, seen) : state;
+    return record;
+  }
+  if (ArrayBuffer.isView(value)) return value;
+  if (proto === Map.prototype) {
+    seen.set(value, value);
     let changed = false;
-    const entries = [...value].map(([k, v]) => {
-      const [ek, ev] = [encodeShared(k, seen), encodeShared(v, seen)];
+    const entries = [...value as Map<unknown, unknown>].map(([k, v]) => {
+      const ek = typeof k === "object" && k !== null ? encodeObject(k, seen) : k;
+      const ev = typeof v === "object" && v !== null ? encodeObject(v, seen) : v;
       if (ek !== k || ev !== v) changed = true;
       return [ek, ev] as const;
     });
     return changed ? new Map(entries) : value;
   }
-  if (value instanceof Set) {
-    const before = [...value];
-    const items = before.map((v) => encodeShared(v, seen));
+  if (proto === Set.prototype) {
+    seen.set(value, value);
+    const before = [...value as Set<unknown>];
+    const items = before.map((v) =>
+      typeof v === "object" && v !== null ? encodeObject(v, seen) : v
+    );
     return items.some((v, i) => v !== before[i]) ? new Set(items) : value;
   }
-  if (!isPlainObject(value)) return value;
-  let out: Record<string, unknown> | undefined;
-  for (const key of Object.keys(value)) {
-    const item = (value as Record<string, unknown>)[key];
-    if (typeof item !== "object" || item === null) continue;
-    const encoded = encodeShared(item, seen);
-    if (encoded !== item) (out ??= { ...value as Record<string, unknown> })[key] = encoded;
+  const entry = classOfPrototype(proto);
+  if (entry !== undefined) {
+    const record: Record<string, unknown> = { [CLASS_TAG]: entry.id, state: undefined };
+    seen.set(value, record);
+    if (value instanceof Error) {
+      record.error = encodeError(value);
+    } else {
+      const state = stateOf(entry, value);
+      record.state = typeof state === "object" && state !== null
+        ? encodeObject(state, seen)
+        : state;
+    }
+    return record;
   }
-  return out ?? value;
+  const refused = unregisteredClass(value);
+  if (refused !== undefined) throw refused;
+  return value;
 }
-
 // The module that defines each kind. A pool worker imports none of them up front (they cost
 // a pool's start more than its workers' own start did): it imports one when a value it
 // receives holds an object of that kind (see loadRevivers).
@@ -505,41 +578,69 @@ const lazyKinds = new Map<string, () => Promise<unknown>>([
   ["Proxy", () => import("./managers.ts")],
 ]);
 
-function missingKinds(value: unknown, found: Set<string>, seen: Set<object>): void {
+function missingKinds(
+  value: unknown,
+  found: Set<string>,
+  seen: Set<object>,
+  modules: Set<string>,
+): void {
   if (typeof value !== "object" || value === null || seen.has(value)) return;
   seen.add(value);
   if (Array.isArray(value) || value instanceof Set) {
-    for (const v of value) missingKinds(v, found, seen);
+    for (const v of value) missingKinds(v, found, seen, modules);
   } else if (value instanceof Map) {
     for (const [k, v] of value) {
-      missingKinds(k, found, seen);
-      missingKinds(v, found, seen);
+      missingKinds(k, found, seen, modules);
+      missingKinds(v, found, seen, modules);
     }
   } else if (isPlainObject(value)) {
     const kind = (value as Record<string, unknown>)[TAG];
     if (typeof kind === "string" && !revivers.has(kind) && lazyKinds.has(kind)) found.add(kind);
-    for (const v of Object.values(value)) missingKinds(v, found, seen);
+    const id = (value as Record<string, unknown>)[CLASS_TAG];
+    if (typeof id === "string" && classById(id) === undefined) modules.add(id);
+    for (const v of Object.values(value)) missingKinds(v, found, seen, modules);
   }
 }
 
 /**
- * Imports the modules of the lazily loaded kinds that `value` (as received, before
- * {@linkcode decodeShared}) holds; `undefined` when there is nothing to import.
+ * Imports the modules of the lazily loaded kinds, and of the registered classes this thread
+ * does not know yet, that `value` (as received, before {@linkcode decodeShared}) holds;
+ * `undefined` when there is nothing to import.
  */
 export function loadRevivers(value: unknown): Promise<void> | undefined {
-  if (revivers.size >= lazyKinds.size && [...lazyKinds.keys()].every((k) => revivers.has(k))) {
-    return undefined;
-  }
   const found = new Set<string>();
-  missingKinds(value, found, new Set());
-  if (found.size === 0) return undefined;
-  return Promise.all([...found].map((kind) => lazyKinds.get(kind)!())).then(() => {});
+  const classes = new Set<string>();
+  missingKinds(value, found, new Set(), classes);
+  if (found.size === 0 && classes.size === 0) return undefined;
+  return Promise.all([
+    ...[...found].map((kind) => lazyKinds.get(kind)!()),
+    importClasses(classes),
+  ]).then(() => {});
+}
+
+// Why a class's module could not be imported, for the error decodeShared throws.
+const failedImports = new Map<string, unknown>();
+
+/**
+ * Imports the modules of the classes with these ids that this thread does not know yet;
+ * a module that fails to load is reported when an instance is rebuilt. Internal.
+ */
+export async function importClasses(ids: Iterable<string>): Promise<void> {
+  await Promise.all(
+    [...ids].filter((id) => classById(id) === undefined).map((id) => {
+      const { module, name } = splitClassId(id);
+      return importModule(module, `the class '${name}'`).then(() => {}, (error) => {
+        failedImports.set(id, error);
+      });
+    }),
+  );
 }
 
 /** Revives the tagged records in a received value, in place, and returns the value. */
-export function decodeShared(value: unknown, seen: Set<object> = new Set()): unknown {
-  if (typeof value !== "object" || value === null || seen.has(value)) return value;
-  seen.add(value);
+export function decodeShared(value: unknown, seen: Map<object, unknown> = new Map()): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  seen.set(value, value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = decodeShared(value[i], seen);
     return value;
@@ -567,8 +668,40 @@ export function decodeShared(value: unknown, seen: Set<object> = new Set()): unk
         }' as this thread does not know that kind: import the module that defines it`,
       );
     }
-    return revive(decodeShared(record.state, seen));
+    const revived = revive(decodeShared(record.state, seen));
+    seen.set(value, revived);
+    return revived;
   }
+  if (typeof record[CLASS_TAG] === "string") return decodeInstance(record, seen);
   for (const key of Object.keys(record)) record[key] = decodeShared(record[key], seen);
   return value;
+}
+
+function decodeInstance(record: Record<string, unknown>, seen: Map<object, unknown>): unknown {
+  const id = record[CLASS_TAG] as string;
+  const entry = classById(id);
+  if (entry === undefined) throw unknownClass(id);
+  if (record.error !== undefined) {
+    const error = decodeError(record.error as WireError);
+    seen.set(record, error);
+    return error;
+  }
+  const blank = blankInstance(entry);
+  if (blank !== undefined) seen.set(record, blank);
+  const instance = fillInstance(entry, blank, decodeShared(record.state, seen));
+  seen.set(record, instance);
+  return instance;
+}
+
+/** The error for an instance whose class this thread has not registered. Internal. */
+export function unknownClass(id: string, cause: unknown = failedImports.get(id)): TypeError {
+  const { module, name } = splitClassId(id);
+  return new TypeError(
+    cause === undefined
+      ? `Cannot receive an instance of ${name} as this thread does not know the class: its module ${module} does not register it when imported. Call registerClass(${name}, import.meta.url) at the top level of that module`
+      : `Cannot receive an instance of ${name} as its module ${module} cannot be imported here: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+    cause === undefined ? undefined : { cause },
+  );
 }

@@ -45,6 +45,7 @@ function count(stdout: string, pattern: RegExp): number {
 
 const SQUARES = "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]";
 const TESTED = [
+  "class_instances.ts",
   "dummy_switch.ts",
   "lock_ticket.ts",
   "manager_countdown.ts",
@@ -73,6 +74,21 @@ describe("examples", () => {
     const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
     assert.deepEqual(files, TESTED);
   });
+
+  test(
+    "examples/class_instances.ts runs and instances keep their class both ways",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("class_instances.ts");
+      assertInOrder(stdout, [
+        /^instances of Point: true$/,
+        /^norms: \[10,20\]$/,
+        /^norm in a worker: 13$/,
+        /^caught OutOfRange: 500 is too far \(limit 100\)$/,
+        /^refused: Cannot send an instance of Sketch .*registerClass\(Sketch, import\.meta\.url\)/,
+      ]);
+    },
+  );
 
   test("examples/pool_squares.ts runs and prints the squares", TEST_OPTIONS, async () => {
     const stdout = await run("pool_squares.ts");
