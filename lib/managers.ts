@@ -425,7 +425,12 @@ export class Server {
     }
     const proxy = this.#owned.get(held.id)?.deref();
     if (proxy !== undefined) return proxy;
-    const channel = this.#internal ??= new LocalChannel(this, () => this.#route());
+    let channel = this.#internal;
+    if (channel === undefined) {
+      channel = this.#internal = new LocalChannel(this, () => this.#route());
+      // The server itself, not a client: debugInfo() counts the threads and programs.
+      this.#clients.delete(channel.client);
+    }
     // Taken at once, before anything this client sent later could free the object.
     this.#incref(channel.client, held.id);
     const owned = makeProxy(channel, { t: held.typeid, i: held.id, e: [...held.exposed] });
@@ -1496,7 +1501,10 @@ export class NamespaceProxy extends BaseProxy {
         return true;
       },
       deleteProperty(target, prop) {
-        if (typeof prop === "string" && prop.startsWith("_")) return target.#own.delete(prop);
+        if (typeof prop === "string" && prop.startsWith("_")) {
+          target.#own.delete(prop);
+          return true;
+        }
         return Reflect.deleteProperty(target, prop);
       },
     });
