@@ -383,6 +383,9 @@ export class Server {
   #emitted: Held[] = [];
   readonly #connections = new Set<SocketConnection>();
   #nextId = 1;
+  // Begins every id: a proxy of another manager sent here names no object of this one (ids
+  // would otherwise repeat from one server to the next, and find the wrong object).
+  readonly #tag = randomBytes(4).toString("hex");
   #listener: NetServer | undefined;
   #closed: Promise<void> | undefined;
   #stop: (() => void) | undefined;
@@ -638,19 +641,22 @@ export class Server {
       try {
         request = this.#codec.decode(frame);
       } catch (error) {
-        // A message over the limits fails its call, if it says which; anything else that
+        // A message over the limits, or holding a proxy of no object here (another
+        // manager's, or one freed), fails its call, if it says which; anything else that
         // cannot be read closes the connection, and only that one.
-        const callId = error instanceof WireLimitError ? requestCallId(frame) : undefined;
+        const callId = error instanceof WireLimitError || error instanceof RemoteError
+          ? requestCallId(frame)
+          : undefined;
         if (callId === undefined) {
           conn.close();
           idle.stop();
           return;
         }
         // As a RangeError: the caller's side knows no WireLimitError.
-        this.#reply(
-          conn,
-          this.#codec.encodeView([callId, ERROR, new RangeError((error as Error).message)]),
-        );
+        const reason = error instanceof RemoteError
+          ? error
+          : new RangeError((error as Error).message);
+        this.#reply(conn, this.#codec.encodeView([callId, ERROR, reason]));
         continue;
       }
       // Checked before it is taken apart: an authenticated peer may still send anything.
@@ -789,7 +795,7 @@ export class Server {
     // its id, as CPython's does.
     let held = isObject ? this.#known.get(obj as object) : undefined;
     if (held === undefined || held.typeid !== typeid) {
-      const id = (this.#nextId++).toString(36);
+      const id = `${this.#tag}.${(this.#nextId++).toString(36)}`;
       const exposed = info?.exposed ?? publicMethods(obj);
       held = { id, obj, typeid, exposed, methodToTypeid: info?.methodToTypeid, refcount: 0 };
       if (isObject) this.#known.set(obj as object, held);

@@ -139,6 +139,16 @@ for (const [label, m] of entries) {
       assert.deepEqual(await d.getIn(["d", "y"]), 2);
     });
 
+    test("a proxy of another manager is refused by a container, never taken for one of its own", async () => {
+      await using first = await m.Manager();
+      await using second = await m.Manager();
+      const theirs = await first.list(["first"]);
+      const ours = await second.list<unknown>(["second"]);
+      await assert.rejects(second.list([theirs]), /another manager/);
+      await assert.rejects(ours.append(theirs), /another manager/);
+      assert.deepEqual(await ours.copy(), ["second"]);
+    });
+
     test(
       "a proxy stored in a container keeps its object while stored, and releases it once removed, overwritten or its container is freed",
       long,
