@@ -33,6 +33,44 @@ function checkIndex(index: unknown, length: number, what: string): number {
   return i;
 }
 
+/** Whether `value` is, or holds, a proxy (an object that travels as a reference). */
+function holdsProxy(value: unknown, depth = 0): boolean {
+  if (typeof value !== "object" || value === null || depth > 32) return false;
+  if (typeof (value as { toWire?: unknown }).toWire === "function") return true;
+  const items = value instanceof Map
+    ? [...value.keys(), ...value.values()]
+    : Array.isArray(value) || value instanceof Set
+    ? [...value]
+    : Object.getPrototypeOf(value) === Object.prototype
+    ? Object.values(value)
+    : [];
+  return items.some((v) => holdsProxy(v, depth + 1));
+}
+
+/** `value` with each proxy in it replaced by the reference it travels as. */
+function byReference(value: unknown, depth = 0): unknown {
+  if (typeof value !== "object" || value === null || depth > 32) return value;
+  const wire = (value as { toWire?: () => unknown }).toWire;
+  if (typeof wire === "function") return { reference: wire.call(value) };
+  const inner = (v: unknown) => byReference(v, depth + 1);
+  if (Array.isArray(value)) return value.map(inner);
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [inner(k), inner(v)]));
+  if (value instanceof Set) return new Set([...value].map(inner));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, inner(v)]));
+}
+
+/**
+ * An item's test of equality with `value`, as Python's `==`: deep equality, where two proxies
+ * are equal if they stand for the same object (a proxy's state is private, and deep equality
+ * alone would find any two proxies of a class equal).
+ */
+function equalTo(value: unknown): (item: unknown) => boolean {
+  if (!holdsProxy(value)) return (item) => isDeepStrictEqual(item, value);
+  const expected = byReference(value);
+  return (item) => isDeepStrictEqual(byReference(item), expected);
+}
+
 /** A namespace's attributes (Python's `Namespace`). */
 export class NamespaceReferent {
   #attributes: Record<string, unknown>;
@@ -215,7 +253,7 @@ export class ListReferent {
   }
 
   remove(value: unknown): void {
-    const i = this.#items.findIndex((item) => isDeepStrictEqual(item, value));
+    const i = this.#items.findIndex(equalTo(value));
     if (i < 0) {
       throw new Error(`Cannot remove ${describe(value)} from the list as it is not there`);
     }
@@ -223,17 +261,17 @@ export class ListReferent {
   }
 
   index(value: unknown): number {
-    const i = this.#items.findIndex((item) => isDeepStrictEqual(item, value));
+    const i = this.#items.findIndex(equalTo(value));
     if (i < 0) throw new Error(`Cannot find ${describe(value)} in the list`);
     return i;
   }
 
   count(value: unknown): number {
-    return this.#items.filter((item) => isDeepStrictEqual(item, value)).length;
+    return this.#items.filter(equalTo(value)).length;
   }
 
   includes(value: unknown): boolean {
-    return this.#items.some((item) => isDeepStrictEqual(item, value));
+    return this.#items.some(equalTo(value));
   }
 
   sort(reverse = false): void {
@@ -423,5 +461,93 @@ export class AsyncResultReferent {
 
   successful(): boolean {
     return this.#result.successful();
+  }
+}
+
+/** What a queue referent needs of a queue: this library's `Queue` or `JoinableQueue`. */
+interface QueueLike {
+  put(item: number, options?: unknown): Promise<void>;
+  putNowait(item: number): void;
+  get(options?: unknown): Promise<number>;
+  getNowait(): number;
+  qsize(): number;
+  empty(): boolean;
+  full(): boolean;
+  taskDone?(): void;
+  join?(): Promise<void>;
+}
+
+/**
+ * A queue of the manager (Python's `SyncManager.Queue`, a `queue.Queue` in the server): the
+ * items stay here as they are, proxies included (which keep their objects alive while
+ * queued); the queue itself carries only each item's number, for its order, waits and limits.
+ */
+export class QueueReferent {
+  #queue: QueueLike;
+  #items = new Map<number, unknown>();
+  #next = 0;
+
+  constructor(queue: QueueLike) {
+    this.#queue = queue;
+  }
+
+  async put(item: unknown, options?: unknown): Promise<void> {
+    const n = this.#hold(item);
+    try {
+      await this.#queue.put(n, options ?? undefined);
+    } catch (error) {
+      this.#items.delete(n);
+      throw error;
+    }
+  }
+
+  putNowait(item: unknown): void {
+    const n = this.#hold(item);
+    try {
+      this.#queue.putNowait(n);
+    } catch (error) {
+      this.#items.delete(n);
+      throw error;
+    }
+  }
+
+  async get(options?: unknown): Promise<unknown> {
+    return this.#take(await this.#queue.get(options ?? undefined));
+  }
+
+  getNowait(): unknown {
+    return this.#take(this.#queue.getNowait());
+  }
+
+  qsize(): number {
+    return this.#queue.qsize();
+  }
+
+  empty(): boolean {
+    return this.#queue.empty();
+  }
+
+  full(): boolean {
+    return this.#queue.full();
+  }
+
+  taskDone(): void {
+    this.#queue.taskDone!();
+  }
+
+  join(): Promise<void> {
+    return this.#queue.join!();
+  }
+
+  #hold(item: unknown): number {
+    const n = this.#next++;
+    this.#items.set(n, item);
+    return n;
+  }
+
+  #take(n: number): unknown {
+    const item = this.#items.get(n);
+    this.#items.delete(n);
+    return item;
   }
 }

@@ -74,6 +74,8 @@ export class SocketConnection {
   #buffered = 0;
   // The length of the frame being read, or -1 while its header is not complete.
   #need = -1;
+  // Parsing waits for the next recv(): a frame over the limit followed one just delivered.
+  #stalled = false;
   #frames = new Deque<Uint8Array>();
   #waiters = new Deque<Waiter>();
   #ended: Error | undefined;
@@ -107,10 +109,24 @@ export class SocketConnection {
   #data(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+    if (!this.#stalled) this.#parse();
+  }
+
+  #parse(): void {
+    // Whether a frame went to a waiter in this pass: its reader may raise the limit (the
+    // handshake's last frame), and a request sent right behind it is judged after that.
+    let delivered = false;
     for (;;) {
       if (this.#need < 0) {
         if (this.#buffered < 4) return;
-        const length = this.#take(4).readUInt32BE(0);
+        const header = this.#take(4);
+        const length = header.readUInt32BE(0);
+        if (length > this.maxFrame && delivered) {
+          this.#chunks.unshift(header);
+          this.#buffered += 4;
+          this.#stalled = true;
+          return;
+        }
         if (length > this.maxFrame) {
           this.#end(
             new FrameError(
@@ -128,6 +144,7 @@ export class SocketConnection {
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) {
         if (waiter.held) this.#release();
+        delivered = true;
         waiter.resolve(frame);
       } else {
         this.#frames.push(frame);
@@ -197,6 +214,10 @@ export class SocketConnection {
    * @returns The frame's bytes.
    */
   recv(options: RecvOptions = {}): Promise<Uint8Array> {
+    if (this.#stalled && this.#ended === undefined) {
+      this.#stalled = false;
+      this.#parse();
+    }
     const frame = this.#frames.shift();
     if (frame !== undefined) return Promise.resolve(frame);
     if (this.#ended !== undefined) return Promise.reject(this.#ended);

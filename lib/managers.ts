@@ -40,6 +40,7 @@ import {
   ListReferent,
   NamespaceReferent,
   PoolReferent,
+  QueueReferent,
   ValueReferent,
 } from "./_referents.ts";
 import { Pool } from "./pool.ts";
@@ -369,9 +370,12 @@ export class Server {
   // Objects that have stood for proxies, by identity: one keeps its id while anything in the
   // server holds it, so the same object sent back later is a proxy of the same id.
   readonly #known = new WeakMap<object, Held>();
-  // Objects that arrived here as proxies: they travel back as proxies (a list holding a dict
-  // proxy gives a dict proxy from get(0), as in Python).
-  readonly #arrived = new WeakSet<object>();
+  // The proxies this server's own objects hold (a list holding a dict proxy, as in Python,
+  // where a proxy unpickled in its server is "manager-owned"): one per object while alive,
+  // each holding one reference, given back once the proxy is garbage (it left its container,
+  // or the container was freed).
+  #internal: LocalChannel | undefined;
+  readonly #owned = new Map<string, WeakRef<BaseProxy>>();
   readonly #clients = new Set<Client>();
   // The client a reply is being encoded for, and what it was given so far, undone if the
   // encoding fails.
@@ -379,6 +383,9 @@ export class Server {
   #emitted: Held[] = [];
   readonly #connections = new Set<SocketConnection>();
   #nextId = 1;
+  // Begins every id: a proxy of another manager sent here names no object of this one (ids
+  // would otherwise repeat from one server to the next, and find the wrong object).
+  readonly #tag = randomBytes(4).toString("hex");
   #listener: NetServer | undefined;
   #closed: Promise<void> | undefined;
   #stop: (() => void) | undefined;
@@ -397,34 +404,54 @@ export class Server {
     this.#maxFrame = options.maxFrame;
     this.#handshakeTimeout = options.handshakeTimeout;
     this.#idleTimeout = options.idleTimeout;
-    // A proxy sent back to its own server stands for the object itself.
+    // A proxy sent to its own server arrives as a proxy the server owns.
     this.#codec = new WireCodec(
       (record) => {
         if (!isReference(record)) throw new TypeError("Cannot decode a reference record");
         return this.objectOf(record);
       },
-      (value) => this.#referenceOf(value),
+      undefined,
       options.limits,
     );
   }
 
-  /** @internal The object a reference of this server stands for. */
-  objectOf(reference: Reference): unknown {
+  /**
+   * @internal The proxy a reference of this server stands for here: one per object, owned
+   * by the server, holding one reference while anything in the server holds it.
+   */
+  objectOf(reference: Reference): BaseProxy {
     const held = this.#objects.get(reference.i);
     if (held === undefined) {
       throw new RemoteError(
         `Cannot find object ${reference.i} in this manager: a proxy of another manager cannot be sent here, nor one whose object was freed`,
       );
     }
-    if (typeof held.obj === "object" && held.obj !== null) this.#arrived.add(held.obj);
-    return held.obj;
+    const proxy = this.#owned.get(held.id)?.deref();
+    if (proxy !== undefined) return proxy;
+    let channel = this.#internal;
+    if (channel === undefined) {
+      channel = this.#internal = new LocalChannel(this, () => this.#route());
+      // The server itself, not a client: debugInfo() counts the threads and programs.
+      this.#clients.delete(channel.client);
+    }
+    // Taken at once, before anything this client sent later could free the object.
+    this.#incref(channel.client, held.id);
+    const owned = makeProxy(channel, { t: held.typeid, i: held.id, e: [...held.exposed] });
+    this.#owned.set(held.id, new WeakRef(owned));
+    return owned;
   }
 
-  /** The reference an object that arrived as a proxy travels back as. */
-  #referenceOf(value: object): Reference | undefined {
-    if (!this.#arrived.has(value)) return undefined;
-    const held = this.#known.get(value);
-    return held === undefined ? undefined : this.#emit(held);
+  /** @internal The reference an owned proxy travels as, counted for the client answered. */
+  ownedReference(reference: Reference): Reference {
+    const held = this.#objects.get(reference.i);
+    return held === undefined ? reference : this.#emit(held);
+  }
+
+  /** Where this server's owned proxies travel to workers: its address, once it listens. */
+  #route(): Route | undefined {
+    if (this.#listener === undefined) return undefined;
+    const [host, port] = this.address();
+    return { host, port, authkey: this.#authkey };
   }
 
   /** Counts a reference sent to the client being answered: the proxy it becomes holds it. */
@@ -492,6 +519,9 @@ export class Server {
     if (n === undefined) return;
     if (n === 1) client.refs.delete(id);
     else client.refs.set(id, n - 1);
+    if (client === this.#internal?.client && this.#owned.get(id)?.deref() === undefined) {
+      this.#owned.delete(id);
+    }
     const held = this.#objects.get(id);
     if (held !== undefined && --held.refcount <= 0) this.#objects.delete(id);
   }
@@ -522,7 +552,9 @@ export class Server {
       listener.once("error", reject);
       listener.listen(this.#address[1], this.#address[0], () => {
         listener.off("error", reject);
-        resolve(this.address());
+        const address = this.address();
+        listening.set(routeKey({ port: address[1], authkey: this.#authkey }), this);
+        resolve(address);
       });
     });
   }
@@ -557,6 +589,8 @@ export class Server {
     const listener = this.#listener;
     if (listener === undefined) return;
     for (const conn of this.#connections) conn.close();
+    const key = routeKey({ port: this.address()[1], authkey: this.#authkey });
+    if (listening.get(key) === this) listening.delete(key);
     await new Promise<void>((resolve) => listener.close(() => resolve()));
     this.#stop?.();
   }
@@ -607,19 +641,22 @@ export class Server {
       try {
         request = this.#codec.decode(frame);
       } catch (error) {
-        // A message over the limits fails its call, if it says which; anything else that
+        // A message over the limits, or holding a proxy of no object here (another
+        // manager's, or one freed), fails its call, if it says which; anything else that
         // cannot be read closes the connection, and only that one.
-        const callId = error instanceof WireLimitError ? requestCallId(frame) : undefined;
+        const callId = error instanceof WireLimitError || error instanceof RemoteError
+          ? requestCallId(frame)
+          : undefined;
         if (callId === undefined) {
           conn.close();
           idle.stop();
           return;
         }
         // As a RangeError: the caller's side knows no WireLimitError.
-        this.#reply(
-          conn,
-          this.#codec.encodeView([callId, ERROR, new RangeError((error as Error).message)]),
-        );
+        const reason = error instanceof RemoteError
+          ? error
+          : new RangeError((error as Error).message);
+        this.#reply(conn, this.#codec.encodeView([callId, ERROR, reason]));
         continue;
       }
       // Checked before it is taken apart: an authenticated peer may still send anything.
@@ -746,7 +783,9 @@ export class Server {
       );
     }
     const make = await resolveMaker(info.maker);
-    return this.#hold(typeid as string, await make(...rest), info);
+    // A class is constructed, as Python calls a class to make its instance.
+    const obj = isClass(make) ? new (make as unknown as Constructor)(...rest) : make(...rest);
+    return this.#hold(typeid as string, await obj, info);
   }
 
   /** The object as a reference to send: it enters the table once sent (#emit). */
@@ -756,7 +795,7 @@ export class Server {
     // its id, as CPython's does.
     let held = isObject ? this.#known.get(obj as object) : undefined;
     if (held === undefined || held.typeid !== typeid) {
-      const id = (this.#nextId++).toString(36);
+      const id = `${this.#tag}.${(this.#nextId++).toString(36)}`;
       const exposed = info?.exposed ?? publicMethods(obj);
       held = { id, obj, typeid, exposed, methodToTypeid: info?.methodToTypeid, refcount: 0 };
       if (isObject) this.#known.set(obj as object, held);
@@ -765,7 +804,24 @@ export class Server {
   }
 }
 
+/** The servers listening on this thread, by port and key: a proxy of one arriving here is its own. */
+const listening = new Map<string, Server>();
+
+function routeKey(route: { port: number; authkey: Uint8Array }): string {
+  return `${route.port}:${Buffer.from(route.authkey).toString("hex")}`;
+}
+
 const makers = new Map<FunctionDef, Promise<AnyFunction>>();
+
+// deno-lint-ignore no-explicit-any
+type Constructor = new (...args: any[]) => unknown;
+
+/** Whether `fn` must be called with `new`: a class, or a built-in constructor (`Map`). */
+function isClass(fn: AnyFunction): boolean {
+  const source = Function.prototype.toString.call(fn);
+  return /^class[\s{]/.test(source) ||
+    (/\{\s*\[native code\]\s*\}\s*$/.test(source) && fn.prototype !== undefined);
+}
 
 function resolveMaker(maker: Maker): AnyFunction | Promise<AnyFunction> {
   if (typeof maker === "function") return maker;
@@ -797,6 +853,8 @@ interface Channel {
   check(value: unknown): void;
   /** What a proxy of this channel travels as to a worker; `undefined` if it cannot. */
   readonly route: Route | undefined;
+  /** The record a proxy of this channel travels as to a manager, if not its reference. */
+  wire?(reference: Reference): Reference;
 }
 
 /** Where a proxy's manager is, as a worker needs it: TCP address and key. */
@@ -1080,21 +1138,40 @@ class SocketChannel implements Channel {
 
 /** The same-thread channel of `dummy.ts`: calls the server directly, copying values as a wire would. */
 class LocalChannel implements Channel {
-  readonly route: undefined = undefined;
   readonly refs: RefBatch = new RefBatch(this);
   readonly #server: Server;
   readonly #client: Client;
+  readonly #route: (() => Route | undefined) | undefined;
   // Values go through the wire format both ways, so that what can travel, and what arrives,
   // is the same as over TCP: a program behaves the same under either entry point.
   readonly #toServer: WireCodec;
   readonly #toClient: WireCodec;
   #closed = false;
 
-  constructor(server: Server) {
+  /**
+   * A channel to `server`; with `route`, the channel of the proxies the server owns, which
+   * travel to workers by the server's address.
+   */
+  constructor(server: Server, route?: () => Route | undefined) {
     this.#server = server;
     this.#client = server.attach();
+    this.#route = route;
     this.#toServer = new WireCodec((record) => server.objectOf(record as Reference));
     this.#toClient = new WireCodec((record) => makeProxy(this, record as Reference));
+  }
+
+  get route(): Route | undefined {
+    return this.#route?.();
+  }
+
+  /** The server's client this channel is. */
+  get client(): Client {
+    return this.#client;
+  }
+
+  /** The record a proxy of this channel travels as: counted, for a proxy the server owns. */
+  wire(reference: Reference): Reference {
+    return this.#route === undefined ? reference : this.#server.ownedReference(reference);
   }
 
   async call(id: string, method: string, args: unknown[]): Promise<unknown> {
@@ -1272,7 +1349,8 @@ export class BaseProxy {
    * @returns The reference record.
    */
   toWire(): unknown {
-    return references.get(this);
+    const reference = references.get(this)!;
+    return channels.get(this)!.wire?.(reference) ?? reference;
   }
 
   /**
@@ -1325,6 +1403,10 @@ registerShared("Proxy", (state) => {
     reference: Reference;
     proxytype: string;
   };
+  // A proxy arriving in its own server's thread (through a queue the server holds) is the
+  // server's own, as CPython's RebuildProxy makes it.
+  const server = listening.get(routeKey(route));
+  if (server !== undefined) return server.objectOf(reference);
   const channel = SocketChannel.for(route);
   const proxy = makeProxy(channel, reference, proxyTypes.get(proxytype));
   // Arrived from another thread: this thread's proxy takes a reference of its own.
@@ -1385,6 +1467,9 @@ export class AutoProxy extends BaseProxy {
  * The proxy of a manager's `Namespace()`: attributes read with `get(name)` (or `await ns.name`)
  * and written with `set(name, value)` (or `ns.name = value`, sent at once, in order).
  *
+ * As in Python, an attribute whose name starts with `_` is the proxy's own: it stays on this
+ * proxy object, is never sent to the manager, and other holders of the namespace do not see it.
+ *
  * @example Usage
  * ```ts
  * import { Manager } from "@mp/multiprocessing";
@@ -1394,11 +1479,15 @@ export class AutoProxy extends BaseProxy {
  * const ns = await manager.Namespace();
  * await ns.set("a", 1);
  * assert.equal(await ns.get("a"), 1);
+ * ns._note = "mine"; // stays on this proxy
+ * assert.equal(ns._note, "mine");
  * assert.deepEqual(await ns.copy(), { a: 1 });
  * ```
  */
 export class NamespaceProxy extends BaseProxy {
   #failed: unknown;
+  // The attributes whose names start with `_`: the proxy's own, as in Python.
+  readonly #own = new Map<string, unknown>();
 
   /**
    * Creates the proxy; `ns.name` reads and `ns.name = value` writes an attribute.
@@ -1410,14 +1499,26 @@ export class NamespaceProxy extends BaseProxy {
     return new Proxy(this, {
       get(target, prop) {
         if (typeof prop === "symbol" || prop in target || prop === "then") return own(target, prop);
+        if (prop.startsWith("_")) return target.#own.get(prop);
         return target.get(prop);
       },
       set(target, prop, value) {
         if (typeof prop === "symbol" || prop in target) return false;
+        if (prop.startsWith("_")) {
+          target.#own.set(prop, value);
+          return true;
+        }
         // A value that cannot travel throws here, from the assignment itself.
         channels.get(target)!.check(value);
         target.set(prop, value).catch((error) => (target.#failed ??= error));
         return true;
+      },
+      deleteProperty(target, prop) {
+        if (typeof prop === "string" && prop.startsWith("_")) {
+          target.#own.delete(prop);
+          return true;
+        }
+        return Reflect.deleteProperty(target, prop);
       },
     });
   }
@@ -1430,6 +1531,16 @@ export class NamespaceProxy extends BaseProxy {
    * @throws {RangeError} If the namespace has no attribute of that name.
    */
   get(name: string): Promise<unknown> {
+    if (typeof name === "string" && name.startsWith("_")) {
+      if (this.#own.has(name)) return Promise.resolve(this.#own.get(name));
+      return Promise.reject(
+        new RangeError(
+          `Cannot read attribute ${
+            JSON.stringify(name)
+          } as the proxy has none of that name: an attribute whose name starts with '_' is the proxy's own, as in Python, so set it on this proxy first`,
+        ),
+      );
+    }
     return this.#check() ?? this.callMethod("getattr", [name]);
   }
 
@@ -1441,6 +1552,10 @@ export class NamespaceProxy extends BaseProxy {
    * @returns A promise that resolves once written.
    */
   set(name: string, value: unknown): Promise<void> {
+    if (typeof name === "string" && name.startsWith("_")) {
+      this.#own.set(name, value);
+      return Promise.resolve();
+    }
     return (this.#check() ?? this.callMethod("setattr", [name, value])) as Promise<void>;
   }
 
@@ -1452,6 +1567,14 @@ export class NamespaceProxy extends BaseProxy {
    * @throws {RangeError} If the namespace has no attribute of that name.
    */
   delete(name: string): Promise<void> {
+    if (typeof name === "string" && name.startsWith("_")) {
+      if (this.#own.delete(name)) return Promise.resolve();
+      return Promise.reject(
+        new RangeError(
+          `Cannot delete attribute ${JSON.stringify(name)} as the proxy has none of that name`,
+        ),
+      );
+    }
     return (this.#check() ?? this.callMethod("delattr", [name])) as Promise<void>;
   }
 
@@ -1462,6 +1585,9 @@ export class NamespaceProxy extends BaseProxy {
    * @returns `true` if it has.
    */
   has(name: string): Promise<boolean> {
+    if (typeof name === "string" && name.startsWith("_")) {
+      return Promise.resolve(this.#own.has(name));
+    }
     return (this.#check() ?? this.callMethod("has", [name])) as Promise<boolean>;
   }
 
@@ -1499,9 +1625,52 @@ export class NamespaceProxy extends BaseProxy {
  * await d.set("count", (await d.get("count"))! - 1);
  * assert.equal(await d.get("count"), 99);
  * assert.deepEqual(await d.keys(), ["count"]);
+ * for await (const key of d) assert.equal(key, "count");
+ * ```
+ *
+ * @example Proxies inside a dict, and nested reads
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing";
+ * import type { DictProxy } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = await Manager();
+ * const supplies = await manager.dict({ water: 10 });
+ * const d = await manager.dict<string, DictProxy<string, number>>({ supplies });
+ * // A proxy stored in a container comes back as a proxy of the same object...
+ * const again = await d.getItem("supplies");
+ * await again.set("water", 7);
+ * assert.equal(await supplies.get("water"), 7);
+ * // ...and getIn() reads through it in one expression: Python's d["supplies"]["water"].
+ * assert.equal(await d.getIn(["supplies", "water"]), 7);
  * ```
  */
 export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
+  /**
+   * Iterates over the keys, as Python's `for key in d`: a snapshot taken in one call when
+   * the iteration starts.
+   *
+   * @returns An async iterator of the keys.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<K, void, undefined> {
+    yield* await this.keys();
+  }
+
+  /**
+   * Reads a value nested in this dict, as Python's `d[k1][k2]...`: each key of `path` reads
+   * one level, through proxies stored in containers (one call each) and through plain
+   * arrays, objects and `Map`s (read here).
+   *
+   * @typeParam R The value's type.
+   * @param path The keys (and indices) from this dict down to the value.
+   * @returns The value.
+   * @throws {RangeError} If a key or index on the way is missing.
+   * @throws {TypeError} If a value on the way has no keys to read.
+   */
+  getIn<R = unknown>(path: readonly unknown[]): Promise<R> {
+    return readPath(this, path) as Promise<R>;
+  }
+
   /**
    * Reads a key's value.
    *
@@ -1654,6 +1823,55 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
   }
 }
 
+/** How many items each call of a list proxy's iteration reads. */
+const LIST_ITERATION_SLICE = 256;
+
+/** The value at `path` below `start`: one step per key, through proxies and plain values. */
+async function readPath(start: unknown, path: readonly unknown[]): Promise<unknown> {
+  if (!Array.isArray(path)) {
+    throw new TypeError(
+      `Cannot read a nested value as 'path' must be an array of keys: received ${describe(path)}`,
+    );
+  }
+  let value = start;
+  for (let step = 0; step < path.length; step++) {
+    const key = path[step];
+    const missing = () =>
+      new RangeError(
+        `Cannot read ${describe(key)} at step ${step + 1} of the path ${describe(path)} as ${
+          describe(value)
+        } has no such key or index`,
+      );
+    if (value instanceof DictProxy) value = await value.getItem(key);
+    else if (value instanceof ListProxy || value instanceof ArrayProxy) {
+      value = await value.get(key as number);
+    } else if (value instanceof NamespaceProxy) value = await value.get(key as string);
+    else if (value instanceof Map) {
+      if (!value.has(key)) throw missing();
+      value = value.get(key);
+    } else if (Array.isArray(value)) {
+      const i = typeof key === "number" && key < 0 ? key + value.length : key;
+      if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= value.length) {
+        throw missing();
+      }
+      value = value[i];
+    } else if (
+      typeof value === "object" && value !== null &&
+      Object.getPrototypeOf(value) === Object.prototype
+    ) {
+      if (typeof key !== "string" || !Object.hasOwn(value, key)) throw missing();
+      value = (value as Record<string, unknown>)[key];
+    } else {
+      throw new TypeError(
+        `Cannot read ${describe(key)} at step ${step + 1} of the path ${describe(path)} as ${
+          describe(value)
+        } holds no keys or items: shorten the path`,
+      );
+    }
+  }
+  return value;
+}
+
 /**
  * The proxy of a manager's `list()` (Python's `ListProxy`): an array held by the manager.
  *
@@ -1669,9 +1887,56 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
  * await list.extend(["b", "c"]);
  * assert.equal(await list.get(-1), "c");
  * assert.deepEqual(await list.copy(), ["a", "b", "c"]);
+ * const seen: string[] = [];
+ * for await (const item of list) seen.push(item);
+ * assert.deepEqual(seen, ["a", "b", "c"]);
+ * ```
+ *
+ * @example A list of lists
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing";
+ * import type { ListProxy } from "@mp/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = await Manager();
+ * const rows = await manager.list<ListProxy<number>>([
+ *   await manager.list([1, 2]),
+ *   await manager.list([3, 4]),
+ * ]);
+ * await (await rows.get(1)).set(0, 30); // Python's rows[1][0] = 30
+ * assert.equal(await rows.getIn([1, 0]), 30); // Python's rows[1][0]
  * ```
  */
 export class ListProxy<T = unknown> extends BaseProxy {
+  /**
+   * Iterates over the items, as Python's `for item in l`: read in slices of 256 items, so
+   * that a long list takes a few calls, and items appended while it iterates are seen.
+   *
+   * @returns An async iterator of the items.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (let start = 0;; start += LIST_ITERATION_SLICE) {
+      const items = await this.slice(start, start + LIST_ITERATION_SLICE);
+      yield* items;
+      if (items.length < LIST_ITERATION_SLICE) return;
+    }
+  }
+
+  /**
+   * Reads a value nested in this list, as Python's `l[i][j]...`: each index (or key) of
+   * `path` reads one level, through proxies stored in containers (one call each) and through
+   * plain arrays, objects and `Map`s (read here).
+   *
+   * @typeParam R The value's type.
+   * @param path The indices (and keys) from this list down to the value.
+   * @returns The value.
+   * @throws {RangeError} If an index or key on the way is missing.
+   * @throws {TypeError} If a value on the way has no items to read.
+   */
+  getIn<R = unknown>(path: readonly unknown[]): Promise<R> {
+    return readPath(this, path) as Promise<R>;
+  }
+
   /**
    * Reads an item, as Python's `l[i]`; a negative index counts from the end.
    *
@@ -1838,7 +2103,10 @@ export class ListProxy<T = unknown> extends BaseProxy {
 }
 
 /**
- * The proxy of a manager's `Value()` (Python's `ValueProxy`).
+ * The proxy of a manager's `Value()` (Python's `ValueProxy`): `await v.value` reads the value
+ * and `v.value = x` writes it (sent at once, in order, as a `Namespace` attribute is; a write
+ * that fails fails the next call), as Python's `v.value`; `get()` and `set()` are the same as
+ * calls.
  *
  * @typeParam T The value's type.
  *
@@ -1849,18 +2117,44 @@ export class ListProxy<T = unknown> extends BaseProxy {
  *
  * await using manager = await Manager();
  * const v = await manager.Value("i", 1);
- * await v.set(2);
- * assert.equal(await v.get(), 2);
+ * v.value = 2;
+ * assert.equal(await v.value, 2);
+ * await v.set(3);
+ * assert.equal(await v.get(), 3);
  * ```
  */
 export class ValueProxy<T = unknown> extends BaseProxy {
+  #failed: unknown;
+
+  /**
+   * The value, read from the manager: `await v.value`.
+   *
+   * @returns A promise of the value.
+   */
+  get value(): Promise<T> {
+    return this.get();
+  }
+
+  /**
+   * Writes the value, as Python's `v.value = x`: sent at once; a write that fails makes the
+   * next call of this proxy fail with its error.
+   *
+   * @param value The new value.
+   * @throws {TypeError} If the value cannot travel to the manager.
+   */
+  set value(value: T) {
+    // A value that cannot travel throws here, from the assignment itself.
+    channels.get(this)!.check(value);
+    this.callMethod("set", [value]).catch((error) => (this.#failed ??= error));
+  }
+
   /**
    * Reads the value.
    *
    * @returns The value.
    */
   get(): Promise<T> {
-    return this.callMethod("get") as Promise<T>;
+    return (this.#check() ?? this.callMethod("get")) as Promise<T>;
   }
 
   /**
@@ -1870,7 +2164,15 @@ export class ValueProxy<T = unknown> extends BaseProxy {
    * @returns A promise that resolves once written.
    */
   set(value: T): Promise<void> {
-    return this.callMethod("set", [value]) as Promise<void>;
+    return (this.#check() ?? this.callMethod("set", [value])) as Promise<void>;
+  }
+
+  /** An assignment `v.value = x` that failed fails the next call, as it could not then. */
+  #check(): Promise<never> | undefined {
+    if (this.#failed === undefined) return undefined;
+    const error = this.#failed;
+    this.#failed = undefined;
+    return Promise.reject(error);
   }
 }
 
@@ -2123,7 +2425,9 @@ export class EventProxy extends BaseProxy {
  * await using manager = await Manager();
  * const barrier = await manager.Barrier(1);
  * assert.equal(await barrier.wait(), 0);
- * assert.equal(await barrier.parties(), 1);
+ * assert.equal(await barrier.parties, 1);
+ * assert.equal(await barrier.nWaiting, 0);
+ * assert.equal(await barrier.broken, false);
  * ```
  */
 export class BarrierProxy extends BaseProxy {
@@ -2157,29 +2461,29 @@ export class BarrierProxy extends BaseProxy {
   }
 
   /**
-   * How many parties pass it together.
+   * How many parties pass it together, as `Barrier`'s `parties`: `await barrier.parties`.
    *
-   * @returns The count.
+   * @returns A promise of the count.
    */
-  parties(): Promise<number> {
+  get parties(): Promise<number> {
     return this.callMethod("getParties") as Promise<number>;
   }
 
   /**
-   * How many parties wait at it now.
+   * How many parties wait at it now, as `Barrier`'s `nWaiting`: `await barrier.nWaiting`.
    *
-   * @returns The count.
+   * @returns A promise of the count.
    */
-  nWaiting(): Promise<number> {
+  get nWaiting(): Promise<number> {
     return this.callMethod("getNWaiting") as Promise<number>;
   }
 
   /**
-   * Whether it is broken.
+   * Whether it is broken, as `Barrier`'s `broken`: `await barrier.broken`.
    *
-   * @returns `true` if it is.
+   * @returns A promise of `true` if it is.
    */
-  broken(): Promise<boolean> {
+  get broken(): Promise<boolean> {
     return this.callMethod("isBroken") as Promise<boolean>;
   }
 }
@@ -2558,8 +2862,8 @@ const BUILTINS: Record<string, AnyFunction> = {
   Condition: () => new Condition(),
   Event: () => new Event(),
   Barrier: (parties: number, timeout?: number) => new BarrierReferent(parties, undefined, timeout),
-  Queue: (maxsize?: number) => new Queue(maxsize),
-  JoinableQueue: (maxsize?: number) => new JoinableQueue(maxsize),
+  Queue: (maxsize?: number) => new QueueReferent(new Queue<number>(maxsize)),
+  JoinableQueue: (maxsize?: number) => new QueueReferent(new JoinableQueue<number>(maxsize)),
   Pool: (processes?: number) => new PoolReferent(new Pool(processes ?? undefined), taskOf),
 };
 
@@ -2688,14 +2992,38 @@ export class BaseManager {
    * Names a type of object that managers of this class (and its subclasses) serve.
    *
    * @param typeid The name clients ask for.
-   * @param callable Makes the object: a function, or a `fromModule()` reference (needed by
-   *   `start()` for a function that is not self-contained). Omit it on a client.
+   * @param callable Makes the object: a function (called), a class (constructed with `new`,
+   *   as Python calls a class), or a `fromModule()` reference to either (needed by `start()`
+   *   for one that is not self-contained). Omit it on a client.
    * @param options `exposed`, `methodToTypeid`, `proxytype` and `createMethod`.
    * @throws {TypeError} If `typeid` is not a non-empty string.
+   *
+   * @example A class, constructed with `new`
+   * ```ts
+   * import { BaseManager } from "@mp/multiprocessing";
+   * import assert from "node:assert/strict";
+   *
+   * class Counter {
+   *   n: number;
+   *   constructor(start = 0) {
+   *     this.n = start;
+   *   }
+   *   add(k: number): number {
+   *     return this.n += k;
+   *   }
+   * }
+   * class Counters extends BaseManager {}
+   * Counters.register("Counter", Counter);
+   * await using manager = new Counters();
+   * await manager.start();
+   * // deno-lint-ignore no-explicit-any
+   * const counter = await manager.create<any>("Counter", 10);
+   * assert.equal(await counter.add(5), 15);
+   * ```
    */
   static register(
     typeid: string,
-    callable?: TaskFunction<never[], unknown> | AnyFunction,
+    callable?: TaskFunction<never[], unknown> | AnyFunction | Constructor,
     options: RegisterOptions = {},
   ): void {
     if (typeof typeid !== "string" || typeid === "") {

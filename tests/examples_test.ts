@@ -50,6 +50,7 @@ const TESTED = [
   "lock_ticket.ts",
   "manager_countdown.ts",
   "manager_namespace.ts",
+  "manager_nested.ts",
   "module_function.ts",
   "monte_carlo_pi.ts",
   "pipe_hello.ts",
@@ -375,6 +376,18 @@ describe("examples of Manager()", () => {
       assert.match(
         stdout,
         /^PID: \d+\nns\.a: 9\nlproxy: \["a","b","c"\]\ndproxy: \{"b":0\}\n$/,
+      );
+    },
+  );
+
+  test(
+    "examples/manager_nested.ts reads the lists and queue a manager dict holds, in a pool task and here",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("manager_nested.ts");
+      assert.equal(
+        stdout,
+        "red: ann, cy\nblue: bob, di\nfirst in red: ann\nann joined red\nbob joined blue\ncy joined red\ndi joined blue\n",
       );
     },
   );

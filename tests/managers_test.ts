@@ -178,9 +178,9 @@ for (const [label, m] of entries) {
       assert.ok(barrier instanceof mp.BarrierProxy);
       const indices = await Promise.all([barrier.wait(10_000), barrier.wait(10_000)]);
       assert.deepEqual(indices.sort(), [0, 1]);
-      assert.equal(await barrier.parties(), 2);
-      assert.equal(await barrier.nWaiting(), 0);
-      assert.equal(await barrier.broken(), false);
+      assert.equal(await barrier.parties, 2);
+      assert.equal(await barrier.nWaiting, 0);
+      assert.equal(await barrier.broken, false);
     });
 
     test("Queue and JoinableQueue proxies put, get and join", long, async () => {
@@ -348,17 +348,17 @@ for (const [label, m] of entries) {
 
       const barrier = await manager.Barrier(2);
       const waiting = barrier.wait(10_000);
-      assert.equal(await barrier.nWaiting(), 1);
+      assert.equal(await barrier.nWaiting, 1);
       await barrier.abort();
       const local = new m.Barrier(1);
       local.abort();
       const broken = await local.wait().then(() => undefined, (e: Error) => e);
       assert.ok(broken instanceof m.BrokenBarrierError);
       await rejectsAs(waiting, broken);
-      assert.equal(await barrier.broken(), true);
+      assert.equal(await barrier.broken, true);
       await assert.rejects(barrier.wait(10), m.BrokenBarrierError);
       await barrier.reset();
-      assert.equal(await barrier.broken(), false);
+      assert.equal(await barrier.broken, false);
 
       const q = await manager.Queue();
       const localQueue = new m.Queue();
