@@ -74,7 +74,8 @@ export class SocketConnection {
   #buffered = 0;
   // The length of the frame being read, or -1 while its header is not complete.
   #need = -1;
-  // Parsing waits for the next recv(): a frame over the limit followed one just delivered.
+  // Parsing (and reading from the socket) waits for the next recv(): a frame over the limit
+  // arrived before its reader, whose limit may yet be raised.
   #stalled = false;
   #frames = new Deque<Uint8Array>();
   #waiters = new Deque<Waiter>();
@@ -121,10 +122,19 @@ export class SocketConnection {
         if (this.#buffered < 4) return;
         const header = this.#take(4);
         const length = header.readUInt32BE(0);
-        if (length > this.maxFrame && delivered) {
+        // A frame over the limit is judged by the limit of the recv() that will read it: when
+        // no one waits for it yet (frames before it unread, or none asked for), parsing stops
+        // until the next recv(), and the socket is paused meanwhile, so that nothing more is
+        // buffered. A request right behind the handshake's last frame then meets the limit
+        // the handshake raised, however the bytes and the reader's steps interleave.
+        if (
+          length > this.maxFrame &&
+          (delivered || this.#frames.length > 0 || this.#waiters.length === 0)
+        ) {
           this.#chunks.unshift(header);
           this.#buffered += 4;
           this.#stalled = true;
+          this.#socket.pause();
           return;
         }
         if (length > this.maxFrame) {
@@ -214,18 +224,21 @@ export class SocketConnection {
    * @returns The frame's bytes.
    */
   recv(options: RecvOptions = {}): Promise<Uint8Array> {
-    if (this.#stalled && this.#ended === undefined) {
-      this.#stalled = false;
-      this.#parse();
-    }
     const frame = this.#frames.shift();
     if (frame !== undefined) return Promise.resolve(frame);
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
     const held = options.ref ?? true;
-    return new Promise((resolve, reject) => {
+    const next = new Promise<Uint8Array>((resolve, reject) => {
       if (held) this.#hold();
       this.#waiters.push({ resolve, reject, held });
     });
+    if (this.#stalled) {
+      // The frame that stopped parsing is this call's: judged now, by the current limit.
+      this.#stalled = false;
+      this.#socket.resume();
+      this.#parse();
+    }
+    return next;
   }
 
   /** Keeps the program alive while a caller waits for something from this connection. */
