@@ -10,7 +10,13 @@ export {
 } from "./pool.ts";
 export { activeChildren, BaseProcess, type ProcessOptions } from "./process.ts";
 export { fromModule, type ModuleFunction, type TaskFunction } from "./reduction.ts";
-export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./context.ts";
+export {
+  cpuCount,
+  currentProcess,
+  parentProcess,
+  type ParentProcessInfo,
+  type ProcessInfo,
+} from "./context.ts";
 export {
   Array,
   type BigIntTypecode,

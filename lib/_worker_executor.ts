@@ -41,7 +41,7 @@ class WorkerSlot implements Slot {
     const data: WorkerInit = {
       name: this.name,
       pid,
-      parent: { name: me.name, pid: me.pid },
+      parent: { name: me.name, pid: me.pid, daemon: me.daemon },
       pidCounter: counter,
       identity: [],
       progress,
@@ -168,9 +168,28 @@ function cloneFailure(job: Job, error: unknown): TypeError {
   );
 }
 
+/**
+ * Checks that a pool's `initargs` can reach its workers: plain data, and the shared objects
+ * (locks, queues, shared values, manager proxies) that travel as tasks' arguments do.
+ */
+function checkInitargs(initargs: unknown[]): void {
+  let value: unknown = initargs;
+  try {
+    if (mayHoldShared()) value = encodeShared(initargs);
+    structuredClone(value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TypeError(
+      `Cannot create pool as 'initargs' cannot be sent to the workers: ${reason}. Pass plain data (numbers, strings, arrays, plain objects, Maps, typed arrays), or locks, queues, shared values and manager proxies of this library, not functions or objects that hold them`,
+      { cause: error },
+    );
+  }
+}
+
 /** Runs each slot's tasks in its own Worker. */
 export const workerExecutor: Executor = {
   prepare: (fn, role) => functionDef(fn, role),
+  checkInitargs,
   // Definitions are already shared by functions of one source text.
   costKey: (prepared) => prepared,
   spawn: (hooks, init) => new WorkerSlot(hooks, init),

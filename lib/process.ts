@@ -7,7 +7,13 @@
 import { BackendRegistry } from "./_backends.ts";
 import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import type { ProcessInit } from "./_protocol.ts";
-import { allocatePid, currentProcess, markEnded, nextChildIdentity } from "./context.ts";
+import {
+  allocatePid,
+  checkMayHaveChildren,
+  currentProcess,
+  markEnded,
+  nextChildIdentity,
+} from "./context.ts";
 import {
   describe,
   encodeShared,
@@ -42,7 +48,9 @@ export interface ProcessOptions {
    */
   name?: string;
   /**
-   * A daemon process does not keep the program alive: it ends when the program ends.
+   * A daemon process does not keep the program alive: it ends when the program ends. It may
+   * not start processes or pools of its own (Python: "daemonic processes are not allowed to
+   * have children").
    *
    * @default {false}
    */
@@ -206,7 +214,8 @@ export abstract class BaseProcess {
   /**
    * Starts the process in a Worker of its own.
    *
-   * @throws {Error} If it was started before, or closed.
+   * @throws {Error} If it was started before, or closed, or if the current process is a
+   *   daemon (daemonic processes are not allowed to have children).
    * @throws {TypeError} If a subclass does not say where it is defined, or the arguments
    *   cannot be cloned.
    */
@@ -218,6 +227,7 @@ export abstract class BaseProcess {
       );
     }
     checkNotBootstrapping(this.#name);
+    checkMayHaveChildren(this.#name);
     const { pid, counter } = allocatePid();
     const handle = this.#backend.start(this, {
       name: this.#name,
@@ -442,7 +452,7 @@ const workerBackend: ProcessBackend = {
     const init: ProcessInit = {
       name: spec.name,
       pid: spec.pid,
-      parent: { name: me.name, pid: me.pid },
+      parent: { name: me.name, pid: me.pid, daemon: me.daemon },
       pidCounter: spec.pidCounter,
       identity: spec.identity,
       daemon: spec.daemon,

@@ -19,7 +19,7 @@ const threadBackend: ProcessBackend = {
     };
     // Starts after the caller's synchronous code, as a thread would start beside it, with
     // an identity of its own (currentProcess(), RLock ownership), as a thread has.
-    const info = { name: spec.name, pid: spec.pid };
+    const info = { name: spec.name, pid: spec.pid, daemon: spec.daemon };
     const main = async () => {
       try {
         await process.run();
@@ -41,7 +41,7 @@ const threadBackend: ProcessBackend = {
       if (target !== undefined && typeof target !== "function") {
         await loadFunction(functionDef(target)).catch(() => {});
       }
-      runAsProcess(info, spec.identity, main);
+      runAsProcess(info, spec.identity, main, "process");
     }, 0);
     return {
       onExit: (l) => {
@@ -65,7 +65,8 @@ const threadBackend: ProcessBackend = {
  *
  * Unlike a worker, code on this thread cannot be stopped: `terminate()` and `kill()` set
  * `exitcode` and stop `join()` waiting, but the target runs on; `process.exit()` in a target
- * ends the whole program; `daemon` does not change whether the program waits for it.
+ * ends the whole program; `daemon` does not change whether the program waits for it, but a
+ * daemon process may not start children, as in `mod.ts`.
  *
  * @example Usage
  * ```ts
