@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
+import { runChild } from "./_child.ts";
 import type * as Tasks from "./fixtures/parity_pool_tasks.ts";
 
 const tasks = new URL("./fixtures/parity_pool_tasks.ts", import.meta.url).href;
@@ -212,6 +213,22 @@ for (const [label, m] of entries) {
     });
   });
 }
+
+describe("Pool parity (mod.ts): start", () => {
+  test(
+    "a program that makes a Pool and never uses it ends at once, its workers initialized or not",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const program = new URL("./fixtures/parity_pool_program.ts", import.meta.url);
+      const { code, stdout, stderr, timedOut } = await runChild(program, [], 60_000);
+      assert.ok(!timedOut, `the program did not end:\n${stderr}`);
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, "done\n");
+    },
+  );
+});
 
 describe("Process parity (mod.ts)", () => {
   test("a daemon Process may not start a Process or a Pool; a non-daemon one may", async () => {
