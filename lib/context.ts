@@ -26,7 +26,10 @@ export interface ProcessInfo {
   readonly name: string;
   /** Unique among the program's processes; the OS pid for the main program. */
   readonly pid: number;
-  /** Whether it is a daemon: a daemon `Process`, or a pool worker (as Python's are). */
+  /**
+   * Whether it is a daemon: a daemon `Process` (which may start no children), or a pool
+   * worker (as Python's are; here one may still start processes and pools).
+   */
   readonly daemon: boolean;
   /** `null` while it runs (as Python's, always `null` for a parent process). */
   readonly exitcode: number | null;
@@ -42,8 +45,9 @@ export interface ParentProcessInfo extends ProcessInfo {
   /**
    * Waits until the parent has ended, or until `timeout` milliseconds have passed (Python's
    * `parent_process().join(timeout)`); check {@linkcode ProcessInfo.isAlive} to tell which.
-   * A worker ends with the thread that started it, so in `mod.ts` only a same-thread
-   * parent of `dummy.ts` is ever seen to end; the main program never is.
+   * A Worker ends with the thread that started it, so in `mod.ts` a child never outlives
+   * its parent and this waits until the time is up; a same-thread process of `dummy.ts` can
+   * outlive the process that started it, and this returns once that one has ended.
    *
    * @param timeout Milliseconds to wait at most; `undefined` waits as long as it takes, and
    *   a negative one does not wait.

@@ -35,7 +35,7 @@ export interface PoolOptions {
   /**
    * The arguments of `initializer`: plain data, or the objects a task's arguments may hold
    * (locks, queues, shared values, pipes' connections, manager proxies), which work in the
-   * workers as they do here.
+   * workers as they do here. The pool of `dummy.ts` hands any value over as it is.
    *
    * @default {[]}
    */

@@ -230,6 +230,37 @@ describe("Pool parity (mod.ts): start", () => {
   );
 });
 
+describe("Pool parity (initargs that cannot travel)", () => {
+  test("new Pool() of mod.ts refuses initargs that cannot reach a worker, saying what can", () => {
+    assert.throws(() => new mp.Pool({ processes: 1, initargs: [() => 1] }), (error: unknown) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(
+        error.message,
+        /^Cannot create pool as 'initargs' cannot be sent to the workers/,
+      );
+      assert.match(error.message, /manager proxies/);
+      return true;
+    });
+  });
+
+  test("the Pool of dummy.ts hands initargs to the initializer as they are, as a thread pool", async () => {
+    const box = {
+      hits: 0,
+      bump(): void {
+        this.hits++;
+      },
+    };
+    const pool = new dummy.Pool({
+      processes: 2,
+      initializer: (b: typeof box) => b.bump(),
+      initargs: [box],
+    });
+    pool.close();
+    await pool.join();
+    assert.equal(box.hits, 2);
+  });
+});
+
 describe("Process parity (mod.ts)", () => {
   test("a daemon Process may not start a Process or a Pool; a non-daemon one may", async () => {
     const out = new mp.Queue<string>();
