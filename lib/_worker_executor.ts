@@ -17,6 +17,7 @@ import {
   type FunctionDef,
   functionDef,
   mayHoldShared,
+  reduce,
   type WireError,
 } from "./reduction.ts";
 import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
@@ -173,10 +174,8 @@ function cloneFailure(job: Job, error: unknown): TypeError {
  * (locks, queues, shared values, manager proxies) that travel as tasks' arguments do.
  */
 function checkInitargs(initargs: unknown[]): void {
-  let value: unknown = initargs;
   try {
-    if (mayHoldShared()) value = encodeShared(initargs);
-    structuredClone(value);
+    structuredClone(mayHoldShared() ? withoutShared(initargs, new Set()) : initargs);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new TypeError(
@@ -184,6 +183,28 @@ function checkInitargs(initargs: unknown[]): void {
       { cause: error },
     );
   }
+}
+
+/**
+ * `value` with its shareable objects replaced by `null`, walked as `encodeShared` walks it, for
+ * a check that must not reduce them: each reduced Connection counts one more open copy of its
+ * end, and the check sends nothing.
+ */
+function withoutShared(value: unknown, seen: Set<object>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (typeof (value as { [reduce]?: unknown })[reduce] === "function") return null;
+  if (seen.has(value)) return null;
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((item) => withoutShared(item, seen));
+  if (value instanceof Map) {
+    return new Map([...value].map(([k, v]) => [withoutShared(k, seen), withoutShared(v, seen)]));
+  }
+  if (value instanceof Set) return new Set([...value].map((v) => withoutShared(v, seen)));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, withoutShared(v, seen)]),
+  );
 }
 
 /** Runs each slot's tasks in its own Worker. */

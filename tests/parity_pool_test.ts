@@ -230,6 +230,26 @@ describe("Pool parity (mod.ts): start", () => {
   );
 });
 
+describe("Pool parity (mod.ts): initargs", () => {
+  test("Pool({ initargs }) may hold a pipe's end; closed by every holder, it ends the other", async () => {
+    const [reader, writer] = mp.Pipe<string>(false);
+    const pool = new mp.Pool({
+      processes: 2,
+      initializer: async (conn: typeof writer) => {
+        await conn.send("hello");
+        conn.close();
+      },
+      initargs: [writer],
+    });
+    writer.close(); // the workers hold the only open copies
+    pool.close();
+    await pool.join();
+    assert.deepEqual([await reader.recv(), await reader.recv()], ["hello", "hello"]);
+    assert.equal(await reader.poll(20_000), true, "the end of the pipe was not seen");
+    await assert.rejects(reader.recv(), mp.EOFError);
+  });
+});
+
 describe("Pool parity (initargs that cannot travel)", () => {
   test("new Pool() of mod.ts refuses initargs that cannot reach a worker, saying what can", () => {
     assert.throws(() => new mp.Pool({ processes: 1, initargs: [() => 1] }), (error: unknown) => {
