@@ -11,7 +11,13 @@ export {
 export { activeChildren, BaseProcess, type ProcessOptions } from "./process.ts";
 export { fromModule, type ModuleFunction, type TaskFunction } from "./reduction.ts";
 export { type ClassOptions, registerClass } from "./_classes.ts";
-export { cpuCount, currentProcess, parentProcess, type ProcessInfo } from "./context.ts";
+export {
+  cpuCount,
+  currentProcess,
+  parentProcess,
+  type ParentProcessInfo,
+  type ProcessInfo,
+} from "./context.ts";
 export {
   Array,
   type BigIntTypecode,

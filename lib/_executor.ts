@@ -77,6 +77,12 @@ export interface Executor {
    * @throws {TypeError} For a value that cannot be run there.
    */
   prepare(fn: unknown, role: string): unknown;
+  /**
+   * Checks that the initializer's arguments can reach a worker.
+   *
+   * @throws {TypeError} If they cannot.
+   */
+  checkInitargs(initargs: unknown[]): void;
   /** What the pool learns a task's cost under: the same for functions of one source text. */
   costKey(prepared: unknown): unknown;
   /** Starts a slot. */

@@ -74,8 +74,8 @@ export interface Identity {
   name: string;
   /** The pid `currentProcess()` reports inside the worker. */
   pid: number;
-  /** The creator's name and pid, for `parentProcess()`. */
-  parent: { name: string; pid: number };
+  /** The creator's name, pid and daemon flag, for `parentProcess()`. */
+  parent: { name: string; pid: number; daemon?: boolean };
   /** One counter shared by the whole process tree, from which every new worker takes its pid. */
   pidCounter: SharedArrayBuffer;
   /** A `Process`'s place in the tree (`[1, 2]` is `Process-1:2`); empty for pool workers. */

@@ -17,6 +17,8 @@ import {
   type FunctionDef,
   functionDef,
   loadRevivers,
+  mayHoldShared,
+  reduce,
   type WireError,
 } from "./reduction.ts";
 import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
@@ -41,7 +43,7 @@ class WorkerSlot implements Slot {
     const data: WorkerInit = {
       name: this.name,
       pid,
-      parent: { name: me.name, pid: me.pid },
+      parent: { name: me.name, pid: me.pid, daemon: me.daemon },
       pidCounter: counter,
       identity: [],
       progress,
@@ -193,9 +195,48 @@ function cloneFailure(job: Job, error: unknown): TypeError {
   );
 }
 
+/**
+ * Checks that a pool's `initargs` can reach its workers: plain data, and the shared objects
+ * (locks, queues, shared values, manager proxies) that travel as tasks' arguments do.
+ */
+function checkInitargs(initargs: unknown[]): void {
+  try {
+    structuredClone(mayHoldShared() ? withoutShared(initargs, new Set()) : initargs);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TypeError(
+      `Cannot create pool as 'initargs' cannot be sent to the workers: ${reason}. Pass plain data (numbers, strings, arrays, plain objects, Maps, typed arrays), or locks, queues, shared values and manager proxies of this library, not functions or objects that hold them`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * `value` with its shareable objects replaced by `null`, walked as `encodeShared` walks it, for
+ * a check that must not reduce them: each reduced Connection counts one more open copy of its
+ * end, and the check sends nothing.
+ */
+function withoutShared(value: unknown, seen: Set<object>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (typeof (value as { [reduce]?: unknown })[reduce] === "function") return null;
+  if (seen.has(value)) return null;
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((item) => withoutShared(item, seen));
+  if (value instanceof Map) {
+    return new Map([...value].map(([k, v]) => [withoutShared(k, seen), withoutShared(v, seen)]));
+  }
+  if (value instanceof Set) return new Set([...value].map((v) => withoutShared(v, seen)));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, withoutShared(v, seen)]),
+  );
+}
+
 /** Runs each slot's tasks in its own Worker. */
 export const workerExecutor: Executor = {
   prepare: (fn, role) => functionDef(fn, role),
+  checkInitargs,
   // Definitions are already shared by functions of one source text.
   costKey: (prepared) => prepared,
   spawn: (hooks, init) => new WorkerSlot(hooks, init),

@@ -13,7 +13,11 @@ import { setTimeout } from "node:timers";
 import type { Identity } from "./_protocol.ts";
 import { runtime } from "./runtime/mod.ts";
 
-/** The identity of a process: the main program or one of its workers. */
+/**
+ * A process as {@linkcode currentProcess} and {@linkcode parentProcess} return it (Python's
+ * process objects there): the main program or one of its workers. It travels (returned from a
+ * task, say) as its `name` and `pid`.
+ */
 export interface ProcessInfo {
   /**
    * `"MainProcess"` for the main program, `"PoolWorker-1"` and so on for pool workers
@@ -22,10 +26,92 @@ export interface ProcessInfo {
   readonly name: string;
   /** Unique among the program's processes; the OS pid for the main program. */
   readonly pid: number;
+  /**
+   * Whether it is a daemon: a daemon `Process` (which may start no children), or a pool
+   * worker (as Python's are; here one may still start processes and pools).
+   */
+  readonly daemon: boolean;
+  /** `null` while it runs (as Python's, always `null` for a parent process). */
+  readonly exitcode: number | null;
+  /**
+   * Whether it is still running: `true` for the current process; for a parent process,
+   * `false` once it has ended.
+   */
+  isAlive(): boolean;
+}
+
+/** The process that started the current one, as {@linkcode parentProcess} returns it. */
+export interface ParentProcessInfo extends ProcessInfo {
+  /**
+   * Waits until the parent has ended, or until `timeout` milliseconds have passed (Python's
+   * `parent_process().join(timeout)`); check {@linkcode ProcessInfo.isAlive} to tell which.
+   * A Worker ends with the thread that started it, so in `mod.ts` a child never outlives
+   * its parent and this waits until the time is up; a same-thread process of `dummy.ts` can
+   * outlive the process that started it, and this returns once that one has ended.
+   *
+   * @param timeout Milliseconds to wait at most; `undefined` waits as long as it takes, and
+   *   a negative one does not wait.
+   * @returns A promise that resolves when the parent has ended or the time is up.
+   * @throws {TypeError} If `timeout` is neither a number nor `undefined`.
+   */
+  join(timeout?: number): Promise<void>;
+}
+
+// How often a join() of the parent looks whether it has ended (its end is marked in shared
+// memory, ENDED_GRACE after it, with no notification to wait for).
+const PARENT_POLL_MS = 20;
+
+/**
+ * The process object of the code that runs: its name and pid travel as own properties, the
+ * rest stays behind (not enumerable), so that a task returning it sends `{ name, pid }`.
+ */
+function currentView(name: string, pid: number, daemon: boolean): ProcessInfo {
+  const view = { name, pid } as ProcessInfo;
+  Object.defineProperties(view, {
+    daemon: { value: daemon },
+    exitcode: { value: null },
+    isAlive: { value: () => true },
+  });
+  return Object.freeze(view);
+}
+
+function parentView(name: string, pid: number, daemon: boolean): ParentProcessInfo {
+  const view = { name, pid } as ParentProcessInfo;
+  const isAlive = () => !hasEnded(pid);
+  Object.defineProperties(view, {
+    daemon: { value: daemon },
+    exitcode: { value: null },
+    isAlive: { value: isAlive },
+    join: {
+      value: (timeout?: number): Promise<void> => {
+        if (timeout !== undefined && (typeof timeout !== "number" || Number.isNaN(timeout))) {
+          return Promise.reject(
+            new TypeError(
+              `Cannot join the parent process ${name} as 'timeout' must be a number of milliseconds or undefined: received ${
+                typeof timeout === "number" ? timeout : typeof timeout
+              }`,
+            ),
+          );
+        }
+        const deadline = performance.now() + Math.max(0, timeout ?? Infinity);
+        return new Promise<void>((resolve) => {
+          const look = () => {
+            const left = deadline - performance.now();
+            if (!isAlive() || left <= 0) resolve();
+            else setTimeout(look, Math.min(PARENT_POLL_MS, left));
+          };
+          look();
+        });
+      },
+    },
+  });
+  return Object.freeze(view);
 }
 
 let current: ProcessInfo | undefined;
-let parent: ProcessInfo | null | undefined;
+let parent: ParentProcessInfo | null | undefined;
+// Whether this thread is a daemon Process, which may start no children (as Python's).
+let daemonProcess = false;
 let pidCounter: Int32Array | undefined;
 
 let identity: number[] = [];
@@ -38,7 +124,9 @@ let children = 0;
  */
 interface TaskIdentity {
   readonly info: ProcessInfo;
-  readonly parent: ProcessInfo;
+  readonly parent: ParentProcessInfo;
+  /** A daemon Process, which may start no children. */
+  readonly daemonProcess: boolean;
   readonly identity: number[];
   children: number;
 }
@@ -57,12 +145,16 @@ function identify(): void {
   osPid = runtime().osPid();
   const data = runtime().workerData();
   if (isIdentity(data)) {
-    current = Object.freeze({ name: data.name, pid: data.pid });
-    parent = Object.freeze({ ...data.parent });
+    // A pool worker's data says where it reports progress; a Process's, whether it is a daemon.
+    const poolWorker = "progress" in data;
+    const daemon = poolWorker || (data as { daemon?: unknown }).daemon === true;
+    daemonProcess = daemon && !poolWorker;
+    current = currentView(data.name, data.pid, daemon);
+    parent = parentView(data.parent.name, data.parent.pid, data.parent.daemon === true);
     pidCounter = new Int32Array(data.pidCounter);
     identity = data.identity;
   } else {
-    current = Object.freeze({ name: "MainProcess", pid: runtime().osPid() });
+    current = currentView("MainProcess", runtime().osPid(), false);
     parent = null;
     pidCounter = new Int32Array(new SharedArrayBuffer(4 + ENDED_WORDS * 4));
   }
@@ -93,10 +185,12 @@ export function cpuCount(): number {
 }
 
 /**
- * The identity of the code that calls it: the main program (`"MainProcess"`), the worker
- * running a task, or in `dummy.ts` the same-thread process or pool worker running it.
+ * The process running the code that calls it (Python's `current_process()`): the main
+ * program (`"MainProcess"`), the worker running a task, or in `dummy.ts` the same-thread
+ * process or pool worker running it. While that code runs, `isAlive()` is `true` and
+ * `exitcode` `null`.
  *
- * @returns The current process's name and pid.
+ * @returns The current process: `name`, `pid`, `daemon`, `exitcode` and `isAlive()`.
  *
  * @example Usage
  * ```ts
@@ -104,8 +198,12 @@ export function cpuCount(): number {
  * import assert from "node:assert/strict";
  *
  * // In a task exported from a module and run with fromModule(), it names the worker.
- * assert.equal(currentProcess().name, "MainProcess");
- * assert.ok(Number.isInteger(currentProcess().pid));
+ * const me = currentProcess();
+ * assert.equal(me.name, "MainProcess");
+ * assert.ok(Number.isInteger(me.pid));
+ * assert.equal(me.daemon, false);
+ * assert.equal(me.exitcode, null);
+ * assert.ok(me.isAlive());
  * ```
  */
 export function currentProcess(): ProcessInfo {
@@ -116,23 +214,52 @@ export function currentProcess(): ProcessInfo {
 }
 
 /**
- * The identity of the process that started the current one, or `null` in the main program.
+ * The process that started the current one (Python's `parent_process()`), or `null` in the
+ * main program. It can be tested for life and joined.
  *
- * @returns The parent's name and pid, or `null`.
+ * @returns The parent: `name`, `pid`, `daemon`, `exitcode`, `isAlive()` and `join(timeout)`;
+ *   or `null`.
  *
  * @example Usage
  * ```ts
- * import { parentProcess } from "@mp/multiprocessing";
+ * import { parentProcess, Process } from "@mp/multiprocessing/dummy";
  * import assert from "node:assert/strict";
  *
- * assert.equal(parentProcess(), null);
+ * assert.equal(parentProcess(), null); // the main program has no parent
+ * const seen: string[] = [];
+ * const child = new Process({
+ *   target: async () => {
+ *     const parent = parentProcess()!;
+ *     seen.push(`${parent.name} alive: ${parent.isAlive()}`);
+ *     await parent.join(10); // the main program runs on: the time runs out
+ *   },
+ * });
+ * child.start();
+ * await child.join();
+ * assert.deepEqual(seen, ["MainProcess alive: true"]);
  * ```
  */
-export function parentProcess(): ProcessInfo | null {
+export function parentProcess(): ParentProcessInfo | null {
   const task = tasks?.getStore();
   if (task !== undefined) return task.parent;
   if (parent === undefined) identify();
   return parent!;
+}
+
+/**
+ * Throws if the current process is a daemon `Process`, which may start no children (as
+ * Python's: they would be left running when it is stopped).
+ *
+ * @param what What is being started, for the message: `"a Pool"`, `"Process-1:1"`.
+ * @throws {Error} In a daemon process.
+ */
+export function checkMayHaveChildren(what: string): void {
+  const task = tasks?.getStore();
+  if (task === undefined && current === undefined) identify();
+  if (!(task?.daemonProcess ?? daemonProcess)) return;
+  throw new Error(
+    `Cannot start ${what} in ${currentProcess().name} as daemonic processes are not allowed to have children: start it from the parent, or create ${currentProcess().name} with daemon: false`,
+  );
 }
 
 let threadPid = 0;
@@ -146,20 +273,40 @@ export function ownerPid(): number {
   return threadPid || (threadPid = currentProcess().pid);
 }
 
+// The process objects of same-thread processes, by the info they were made from, and the
+// parent objects of processes: made once, as a dummy pool runs every task as its worker.
+const views = new WeakMap<object, ProcessInfo>();
+const parents = new WeakMap<ProcessInfo, ParentProcessInfo>();
+
 /**
  * Runs `fn` as a same-thread process (`dummy.ts`) named `name` with `pid`: in it and in
  * everything it starts or awaits, {@linkcode currentProcess} returns that identity and
  * {@linkcode parentProcess} the one that called this.
  *
- * @param info The process's name and pid.
+ * @param info The process's name and pid, and whether it is a daemon (a pool worker is).
  * @param identity Its place in the process tree, from {@linkcode nextChildIdentity}.
  * @param fn What it runs.
+ * @param kind `"process"` for a `Process`, whose `daemon` forbids it children.
  * @returns What `fn` returns.
  */
-export function runAsProcess<T>(info: ProcessInfo, identity: number[], fn: () => T): T {
+export function runAsProcess<T>(
+  info: { readonly name: string; readonly pid: number; readonly daemon?: boolean },
+  identity: number[],
+  fn: () => T,
+  kind: "process" | "worker" = "worker",
+): T {
   tasks ??= new AsyncLocalStorage<TaskIdentity>();
-  const parent = currentProcess();
-  return tasks.run({ info: Object.freeze({ ...info }), parent, identity, children: 0 }, fn);
+  let view = views.get(info);
+  if (view === undefined) {
+    views.set(info, view = currentView(info.name, info.pid, info.daemon === true));
+  }
+  const starter = currentProcess();
+  let parent = parents.get(starter);
+  if (parent === undefined) {
+    parents.set(starter, parent = parentView(starter.name, starter.pid, starter.daemon));
+  }
+  const daemonProcess = kind === "process" && view.daemon;
+  return tasks.run({ info: view, parent, daemonProcess, identity, children: 0 }, fn);
 }
 
 /**

@@ -11,9 +11,9 @@ import { Deque } from "./_deque.ts";
 import type { Executor, Job, Sink, Slot, SlotHooks } from "./_executor.ts";
 import { Op } from "./_protocol.ts";
 import { workerExecutor } from "./_worker_executor.ts";
-import { cpuCount } from "./context.ts";
+import { checkMayHaveChildren, cpuCount } from "./context.ts";
 import { ProcessError, TimeoutError, WorkerExitError } from "./errors.ts";
-import { cloneable, describe, type TaskFunction } from "./reduction.ts";
+import { describe, type TaskFunction } from "./reduction.ts";
 
 /** Options for {@linkcode BasePool}'s constructor. */
 export interface PoolOptions {
@@ -24,14 +24,18 @@ export interface PoolOptions {
    */
   processes?: number;
   /**
-   * Runs once in each worker, with `initargs`, before the worker's first task; also in the
-   * workers that replace others. A function, or a `fromModule()` reference.
+   * Runs once in each worker, with `initargs`, as the worker starts: the pool starts its
+   * workers when it is made, so the initializer runs even in a pool that is given no task, and
+   * `close()` then `join()` wait for it (as Python's). Also runs in the workers that replace
+   * others. A function, or a `fromModule()` reference.
    *
    * @default {undefined}
    */
   initializer?: TaskFunction<never[], unknown>;
   /**
-   * The arguments of `initializer`.
+   * The arguments of `initializer`: plain data, or the objects a task's arguments may hold
+   * (locks, queues, shared values, pipes' connections, manager proxies), which work in the
+   * workers as they do here. The pool of `dummy.ts` hands any value over as it is.
    *
    * @default {[]}
    */
@@ -490,7 +494,7 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
           chunk.push(step.value);
         }
       } catch (error) {
-        this.#inputFailed(chunk, error);
+        this.#inputFailed(error);
         return;
       }
       if (chunk.length > 0 && !this.#submit(chunk)) return;
@@ -517,7 +521,7 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
             chunk.push(step.value);
           }
         } catch (error) {
-          this.#inputFailed(chunk, error);
+          this.#inputFailed(error);
           return;
         }
         if (this.#finished) return;
@@ -529,10 +533,13 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
     }
   }
 
-  /** Submits the items read before the input threw, then the error in the next place. */
-  #inputFailed(chunk: unknown[], error: unknown): void {
+  /**
+   * Ends the input with its error, in the place of the chunk it fell in: that chunk fails as
+   * a whole, the items read of it dropped, as Python's task feeder drops a batch it could not
+   * finish reading (chunksize 2, a failure at item 7: 6 results, then the error).
+   */
+  #inputFailed(error: unknown): void {
     this.#inputDone = true;
-    if (chunk.length > 0 && !this.#submit(chunk)) return;
     this.#inputError = { ok: false, value: error };
     this.#serve();
   }
@@ -541,10 +548,7 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
     if (this.#op === Op.starmap) {
       const bad = chunk.findIndex((args) => !Array.isArray(args));
       if (bad >= 0) {
-        this.#inputFailed(
-          [],
-          starmapItemError(this.#submitted * this.#chunksize + bad, chunk[bad]),
-        );
+        this.#inputFailed(starmapItemError(this.#submitted * this.#chunksize + bad, chunk[bad]));
         return false;
       }
     }
@@ -722,13 +726,17 @@ export abstract class BasePool implements AsyncDisposable {
    *
    * @param options The number of workers, or {@linkcode PoolOptions}.
    * @throws {TypeError} If `processes`, `maxtasksperchild` or `maxHeapMB` is not a number,
-   *   `initializer` is not a function, or `initargs` is not an array of cloneable values.
+   *   `initializer` is not a function, or `initargs` is not an array of values that can reach
+   *   the workers.
+   * @throws {Error} In a daemon `Process`: daemonic processes are not allowed to have
+   *   children.
    * @throws {RangeError} If `processes`, `maxtasksperchild` or `maxHeapMB` is not a positive
    *   integer.
    */
   constructor(options?: number | PoolOptions) {
     this.#executor = executors.find(new.target);
     checkNotBootstrapping("a Pool");
+    checkMayHaveChildren("a Pool");
     const opts: PoolOptions = typeof options === "object" && options !== null
       ? options
       : { processes: options as number | undefined };
@@ -753,11 +761,7 @@ export abstract class BasePool implements AsyncDisposable {
         }`,
       );
     }
-    if (!cloneable(initargs)) {
-      throw new TypeError(
-        "Cannot create pool as 'initargs' cannot be cloned to the workers: pass plain data (numbers, strings, arrays, plain objects), not functions or objects that hold them",
-      );
-    }
+    this.#executor.checkInitargs(initargs);
     this.#initargs = initargs;
     this.#initializer = opts.initializer === undefined
       ? undefined
@@ -779,6 +783,8 @@ export abstract class BasePool implements AsyncDisposable {
         if (state !== undefined) state.ready = true;
         // Workers start again: whatever stopped one before has passed.
         this.#startFailure = undefined;
+        // A closed pool let this worker finish its initializer before ending it.
+        this.#checkIdle();
       },
       initError: (slot, error) => this.#onInitError(slot, error),
       results: (slot, results, busy) => this.#onResults(slot, results, busy),
@@ -1389,11 +1395,14 @@ export abstract class BasePool implements AsyncDisposable {
     this.#checkEnded();
   }
 
-  /** Once a closed pool has no work left, its workers end. */
+  /**
+   * Once a closed pool has no work left, its workers end: each once its initializer has run,
+   * as Python's workers run it before they take the sentinel that ends them.
+   */
   #checkIdle(): void {
     if (this.#state !== "close" || this.#outstanding > 0 || this.#feeders > 0) return;
     for (const state of this.#slots.values()) {
-      if (state.retiring) continue;
+      if (state.retiring || !state.ready) continue;
       state.retiring = true;
       void state.slot.terminate();
     }

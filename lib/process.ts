@@ -8,7 +8,13 @@ import { BackendRegistry } from "./_backends.ts";
 import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import { checkTimeout } from "./_validate.ts";
 import type { ProcessInit } from "./_protocol.ts";
-import { allocatePid, currentProcess, markEnded, nextChildIdentity } from "./context.ts";
+import {
+  allocatePid,
+  checkMayHaveChildren,
+  currentProcess,
+  markEnded,
+  nextChildIdentity,
+} from "./context.ts";
 import {
   describe,
   encodeShared,
@@ -43,7 +49,9 @@ export interface ProcessOptions {
    */
   name?: string;
   /**
-   * A daemon process does not keep the program alive: it ends when the program ends.
+   * A daemon process does not keep the program alive: it ends when the program ends. It may
+   * not start processes or pools of its own (Python: "daemonic processes are not allowed to
+   * have children").
    *
    * @default {false}
    */
@@ -207,7 +215,8 @@ export abstract class BaseProcess {
   /**
    * Starts the process in a Worker of its own.
    *
-   * @throws {Error} If it was started before, or closed.
+   * @throws {Error} If it was started before, or closed, or if the current process is a
+   *   daemon (daemonic processes are not allowed to have children).
    * @throws {TypeError} If a subclass does not say where it is defined, or the arguments
    *   cannot be cloned.
    */
@@ -219,6 +228,7 @@ export abstract class BaseProcess {
       );
     }
     checkNotBootstrapping(this.#name);
+    checkMayHaveChildren(this.#name);
     const { pid, counter } = allocatePid();
     const handle = this.#backend.start(this, {
       name: this.#name,
@@ -437,7 +447,7 @@ const workerBackend: ProcessBackend = {
     const init: ProcessInit = {
       name: spec.name,
       pid: spec.pid,
-      parent: { name: me.name, pid: me.pid },
+      parent: { name: me.name, pid: me.pid, daemon: me.daemon },
       pidCounter: spec.pidCounter,
       identity: spec.identity,
       daemon: spec.daemon,

@@ -57,6 +57,7 @@ const TESTED = [
   "pool_chunksize.ts",
   "pool_crawler_callback.ts",
   "pool_error_callback.ts",
+  "pool_initializer.ts",
   "pool_long_task.ts",
   "pool_squares.ts",
   "process_args.ts",
@@ -389,6 +390,16 @@ describe("examples of Manager()", () => {
         stdout,
         "red: ann, cy\nblue: bob, di\nfirst in red: ann\nann joined red\nbob joined blue\ncy joined red\ndi joined blue\n",
       );
+    },
+  );
+
+  test(
+    "examples/pool_initializer.ts hands a Namespace and a Lock to every worker as it starts",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("pool_initializer.ts");
+      const results = [0, 1, 4, 9].map((x) => `"${x} by a worker of MainProcess"`).join(",");
+      assert.equal(stdout, `[${results}]\nworkers started: 3, tasks done: 4\n`);
     },
   );
 

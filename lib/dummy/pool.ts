@@ -8,7 +8,7 @@ import { isThenable } from "../_thenable.ts";
 import { Deque } from "../_deque.ts";
 import type { Executor, Job, Slot, SlotHooks, SlotInit } from "../_executor.ts";
 import { Op } from "../_protocol.ts";
-import { allocatePid, type ProcessInfo, runAsProcess } from "../context.ts";
+import { allocatePid, markEnded, runAsProcess } from "../context.ts";
 import { type FunctionDef, functionDef, loadFunction } from "../reduction.ts";
 import { BasePool, registerExecutor } from "../pool.ts";
 
@@ -45,18 +45,21 @@ class ThreadSlot implements Slot {
   #initialized: Promise<boolean>;
 
   // Who its tasks run as: currentProcess() in them, and the owner of the RLocks they take.
-  #info: ProcessInfo;
+  // Python's pool workers are daemons.
+  #info: { name: string; pid: number; daemon: boolean };
 
   constructor(hooks: SlotHooks, init: SlotInit) {
     this.#hooks = hooks;
     this.pid = allocatePid().pid;
     this.name = `DummyWorker-${init.number}`;
-    this.#info = { name: this.name, pid: this.pid };
+    this.#info = { name: this.name, pid: this.pid, daemon: true };
     this.#initialized = this.#initialize(init);
   }
 
   async #initialize(init: SlotInit): Promise<boolean> {
     await null;
+    // Terminated at once: as a worker stopped before it started, it runs nothing.
+    if (this.#ended) return false;
     if (init.initializer !== undefined) {
       try {
         const fn = await resolveFunction(init.initializer);
@@ -132,6 +135,8 @@ class ThreadSlot implements Slot {
     // A running task cannot be stopped on this thread; its result is dropped.
     this.#ended = true;
     this.#queue.drain();
+    // For parentProcess().isAlive() in processes its tasks started.
+    markEnded(this.pid);
     return new Promise((resolve) => {
       queueMicrotask(() => {
         this.#hooks.exit(this, 0, undefined);
@@ -148,6 +153,8 @@ class ThreadSlot implements Slot {
 const threadExecutor: Executor = {
   // Any function runs here, closures and built-ins included; module references are imported.
   prepare: (fn, role) => typeof fn === "function" ? fn : functionDef(fn, role),
+  // The initializer gets its arguments as they are, as a thread would.
+  checkInitargs: () => {},
   // Closures of one source text are different functions here, but cost about the same.
   costKey: (prepared) =>
     typeof prepared === "function" ? Function.prototype.toString.call(prepared) : prepared,

@@ -15,7 +15,7 @@ const threadBackend: ProcessBackend = {
     let exitCode: number | undefined;
     // Starts after the caller's synchronous code, as a thread would start beside it, with
     // an identity of its own (currentProcess(), RLock ownership), as a thread has.
-    const info = { name: spec.name, pid: spec.pid };
+    const info = { name: spec.name, pid: spec.pid, daemon: spec.daemon };
     // The child gets its own copy of each connection among its arguments, as a worker's
     // child does, so that the parent closing its copy ("close your copy") leaves the child's
     // open; the child's copies close when it ends, as a process's ends do when it exits.
@@ -53,7 +53,7 @@ const threadBackend: ProcessBackend = {
       if (target !== undefined && typeof target !== "function") {
         await loadFunction(functionDef(target)).catch(() => {});
       }
-      runAsProcess(info, spec.identity, main);
+      runAsProcess(info, spec.identity, main, "process");
     }, 0);
     return {
       onExit: (l) => {
@@ -77,7 +77,8 @@ const threadBackend: ProcessBackend = {
  *
  * Unlike a worker, code on this thread cannot be stopped: `terminate()` and `kill()` set
  * `exitcode` and stop `join()` waiting, but the target runs on; `process.exit()` in a target
- * ends the whole program; `daemon` does not change whether the program waits for it.
+ * ends the whole program; `daemon` does not change whether the program waits for it, but a
+ * daemon process may not start children, as in `mod.ts`.
  *
  * @example Usage
  * ```ts
