@@ -77,3 +77,28 @@ export function runChild(url: URL, args: string[] = [], timeout = 30_000): Promi
     timeout,
   );
 }
+
+/**
+ * Runs a fixture with garbage collection exposed (`--expose-gc` on Node, V8's flag on Deno,
+ * `Bun.gc` on Bun), under the runtime that runs the tests, from the repository's root.
+ */
+export function runWithGc(url: URL, args: string[], timeout = 80_000): Promise<ChildResult> {
+  const file = fileURLToPath(url);
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  if (deno !== undefined) {
+    return runCommand(
+      deno.execPath(),
+      ["run", "-A", "--v8-flags=--expose-gc", file, ...args],
+      root,
+      timeout,
+    );
+  }
+  const bun = "Bun" in globalThis;
+  return runCommand(
+    process.execPath,
+    [...(bun ? [] : ["--expose-gc"]), file, ...args],
+    root,
+    timeout,
+  );
+}

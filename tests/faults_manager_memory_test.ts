@@ -5,38 +5,15 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import * as mp from "../mod.ts";
-import { type ChildResult, runCommand } from "./_child.ts";
+import { type ChildResult, runWithGc } from "./_child.ts";
 
 const MEMORY = new URL("./fixtures/manager_memory.ts", import.meta.url);
 const REFS = new URL("./fixtures/manager_refs.ts", import.meta.url);
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // Objects made by the memory test: 100,000 in a manual run (MANAGER_MEMORY_COUNT=100000).
 const COUNT = Number(process.env.MANAGER_MEMORY_COUNT ?? 20_000);
 // Child programs that start managers and workers: above bun's default of 5 s per test.
 const slow = { timeout: 90_000 };
-
-/** Runs a fixture with garbage collection exposed, under the runtime that runs the tests. */
-function runWithGc(url: URL, args: string[], timeout = 80_000): Promise<ChildResult> {
-  const file = fileURLToPath(url);
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno !== undefined) {
-    return runCommand(
-      deno.execPath(),
-      ["run", "-A", "--v8-flags=--expose-gc", file, ...args],
-      ROOT,
-      timeout,
-    );
-  }
-  const bun = "Bun" in globalThis;
-  return runCommand(
-    process.execPath,
-    [...(bun ? [] : ["--expose-gc"]), file, ...args],
-    ROOT,
-    timeout,
-  );
-}
 
 /** The JSON line a fixture printed last, after asserting it ended well. */
 function report(result: ChildResult): Record<string, unknown> {
@@ -126,13 +103,7 @@ describe("Manager() (mod.ts): references across threads and programs", () => {
       const [, port] = await server.getServer().listen();
       try {
         const start = await server.debugInfo();
-        const [command, base] = runWithGcCommand();
-        const result = await runCommand(
-          command,
-          [...base, fileURLToPath(REFS), "client", String(port), key],
-          ROOT,
-          60_000,
-        );
+        const result = await runWithGc(REFS, ["client", String(port), key], 60_000);
         assert.deepEqual(report(result), { kept: 100 });
         // The connection's end may reach the server a moment after the program's.
         let info = await server.debugInfo();
@@ -148,9 +119,3 @@ describe("Manager() (mod.ts): references across threads and programs", () => {
     },
   );
 });
-
-function runWithGcCommand(): [string, string[]] {
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno !== undefined) return [deno.execPath(), ["run", "-A"]];
-  return [process.execPath, []];
-}

@@ -4,39 +4,16 @@
 // the proxy; and proxies that feel native: async iteration, ValueProxy.value, BarrierProxy's
 // properties, and nested reads with getIn(). Each scenario runs against mod.ts and dummy.ts.
 import assert from "node:assert/strict";
-import process from "node:process";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
 import type { DictProxy, ListProxy, NamespaceProxy, QueueProxy } from "../mod.ts";
-import { type ChildResult, runCommand } from "./_child.ts";
+import { runWithGc } from "./_child.ts";
 
 /** Tests that start workers or child programs (Bun's default limit is 5 s). */
 const long = { timeout: 90_000 };
 const entries = [["mod.ts", mp], ["dummy.ts", dummy]] as const;
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const REFS = fileURLToPath(new URL("./fixtures/parity_mgr_refs.ts", import.meta.url));
-
-/** Runs a fixture with garbage collection exposed, under the runtime that runs the tests. */
-function runWithGc(file: string, args: string[]): Promise<ChildResult> {
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno !== undefined) {
-    return runCommand(
-      deno.execPath(),
-      ["run", "-A", "--v8-flags=--expose-gc", file, ...args],
-      ROOT,
-      80_000,
-    );
-  }
-  const bun = "Bun" in globalThis;
-  return runCommand(
-    process.execPath,
-    [...(bun ? [] : ["--expose-gc"]), file, ...args],
-    ROOT,
-    80_000,
-  );
-}
+const REFS = new URL("./fixtures/parity_mgr_refs.ts", import.meta.url);
 
 type Inner = ListProxy<number>;
 
