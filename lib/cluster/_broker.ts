@@ -80,9 +80,9 @@ export function registryKey(prefix: string): string {
 export interface PoolKeys {
   /** The stream of chunks; the group {@linkcode GROUP} reads it. */
   tasks: string;
-  /** Chunk id → 1 once its result was recorded (results are recorded once). */
+  /** Chunk id → its result's bytes, recorded once; emptied once the pool took them. */
   done: string;
-  /** The recorded results, in the order they were recorded, for the pool to pop. */
+  /** The ids of recorded chunks, in the order recorded, for the pool to pop. */
   results: string;
   /** Exists while the pool's program lives. */
   alive: string;
@@ -109,8 +109,10 @@ export interface PoolSettings {
 
 /**
  * Records a chunk's result once and takes the chunk off the stream, atomically: a chunk run
- * twice (its first worker stalled, not dead) is answered once. Nothing is recorded for a
- * pool that is gone (terminated or expired: its stream was deleted).
+ * twice (its first worker stalled, not dead) is answered once. The result waits in the
+ * `done` hash, and its chunk id goes on the `results` list to wake the pool; a wake-up lost
+ * with a connection is made good by the pool looking in `done` itself. Nothing is recorded for
+ * a pool that is gone (terminated or expired: its stream was deleted).
  *
  * KEYS: tasks, done, results. ARGV: group, entry id, chunk id, result bytes.
  */
@@ -118,11 +120,24 @@ export const RECORD_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('HSETNX', KEYS[2], ARGV[3], 1) == 1 then
-  redis.call('RPUSH', KEYS[3], ARGV[4])
+if redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4]) == 1 then
+  redis.call('RPUSH', KEYS[3], ARGV[3])
   return 1
 end
 return 0
+`;
+
+/**
+ * Takes a recorded result: returns its bytes and leaves an empty value in their place, so the
+ * broker's memory stays flat while the chunk still counts as recorded (a late second run of
+ * it records nothing). Returns nothing for a result not recorded, or taken already.
+ *
+ * KEYS: done. ARGV: chunk id.
+ */
+export const TAKE_SCRIPT = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and v ~= '' then redis.call('HSET', KEYS[1], ARGV[1], '') return v end
+return false
 `;
 
 /** An argument of a command. */
@@ -140,7 +155,7 @@ export interface Conn {
 
 // After the connection was up, it is retried for about this long when it breaks (a broker
 // restart), commands waiting meanwhile; then they fail.
-const RECONNECT_FOR_MS = 60_000;
+export const RECONNECT_FOR_MS = 60_000;
 
 /**
  * Connects to the broker.
@@ -160,7 +175,7 @@ export async function connect(url: string, what: string): Promise<Conn> {
       reconnectStrategy: (retries: number, cause: Error) => {
         // A broker that was never reached is reported at once; one that was, retried.
         if (!up) return cause;
-        if (retries === 0) downSince = Date.now();
+        if (downSince === 0) downSince = Date.now();
         if (Date.now() - downSince > RECONNECT_FOR_MS) return cause;
         return Math.min(50 * 2 ** retries, 1000);
       },
@@ -168,6 +183,7 @@ export async function connect(url: string, what: string): Promise<Conn> {
   }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
   // Without a listener, a connection error would be thrown as an uncaught 'error' event.
   client.on("error", () => {});
+  client.on("ready", () => (downSince = 0));
   try {
     await client.connect();
   } catch (error) {
@@ -198,6 +214,11 @@ export async function connect(url: string, what: string): Promise<Conn> {
       }
     },
   };
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A reply's string (bulk strings arrive as bytes). */

@@ -19,7 +19,11 @@ import {
   type PoolKeys,
   poolKeys,
   type PoolSettings,
+  RECONNECT_FOR_MS,
   registryKey,
+  sleep,
+  TAKE_SCRIPT,
+  text,
 } from "./_broker.ts";
 import { chunkRecord, clusterCodec, notSendable } from "./_codec.ts";
 
@@ -72,6 +76,10 @@ const DEFAULT_VISIBILITY_MS = 30_000;
 const DEFAULT_MAX_DELIVERIES = 3;
 // A blocking pop returns after this long without a result, to see whether the pool ended.
 const POP_TIMEOUT_S = 1;
+// A failed command is tried again after this long while the client reconnects.
+const POP_RETRY_MS = 500;
+// Workers send a heartbeat for their chunks every second: a timeout must leave room for a few.
+const MIN_VISIBILITY_MS = 3000;
 
 function checkPositive(value: unknown, name: string): void {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
@@ -165,35 +173,53 @@ class PoolBroker {
       conn.call(["SET", k.alive, "1", "PX", String(ALIVE_TTL_MS)]).catch(() => {});
     }, ALIVE_TTL_MS / 3);
     (this.#heartbeat as { unref?: () => void }).unref?.();
-    void this.#popLoop(popper);
+    void this.#popLoop(conn, popper);
     return conn;
   }
 
-  async #popLoop(popper: Conn): Promise<void> {
+  async #popLoop(conn: Conn, popper: Conn): Promise<void> {
+    let failingSince = 0;
     while (!this.#ended) {
-      let reply: unknown;
       try {
-        reply = await popper.call(["BLPOP", this.keys.results, String(POP_TIMEOUT_S)]);
+        const reply = await popper.call(["BLPOP", this.keys.results, String(POP_TIMEOUT_S)]);
+        failingSince = 0;
+        if (this.#ended) return;
+        if (reply === null) await this.#sweep(conn);
+        else await this.#take(conn, Number(text((reply as unknown[])[1])));
       } catch (error) {
         if (this.#ended) return;
-        this.#fail(error);
-        return;
+        // The broker restarts: the client reconnects meanwhile, and the sweep finds the
+        // results whose wake-up was lost.
+        if (failingSince === 0) failingSince = Date.now();
+        else if (Date.now() - failingSince > RECONNECT_FOR_MS) return this.#fail(error);
+        await sleep(POP_RETRY_MS);
       }
-      if (reply === null || this.#ended) continue;
-      const bytes = (reply as unknown[])[1] as Uint8Array;
-      let chunkId: number, ok: boolean, value: unknown;
-      try {
-        [chunkId, ok, value] = this.codec.decode(bytes) as [number, boolean, unknown];
-      } catch (error) {
-        // A result that cannot be decoded: its chunk is unknown, so the pool cannot go on.
-        this.#fail(error);
-        return;
-      }
-      const entry = this.#chunks.get(chunkId);
-      if (entry === undefined) continue;
-      this.#chunks.delete(chunkId);
-      entry.slot.arrived(entry.seq, ok, value);
     }
+  }
+
+  /** Looks in `done` for the chunks in flight: a wake-up lost with a connection loses nothing. */
+  async #sweep(conn: Conn): Promise<void> {
+    if (this.#chunks.size === 0) return;
+    const ids = [...this.#chunks.keys()];
+    const values = await conn.call(["HMGET", this.keys.done, ...ids.map(String)]) as unknown[];
+    for (let i = 0; i < ids.length; i++) {
+      const v = values[i] as Uint8Array | null;
+      if (v !== null && v.length > 0) await this.#take(conn, ids[i]);
+    }
+  }
+
+  async #take(conn: Conn, chunkId: number): Promise<void> {
+    const entry = this.#chunks.get(chunkId);
+    if (entry === undefined) return;
+    const bytes = await conn.call(["EVAL", TAKE_SCRIPT, "1", this.keys.done, String(chunkId)]);
+    if (!(bytes instanceof Uint8Array) || !this.#chunks.delete(chunkId)) return;
+    let ok: boolean, value: unknown;
+    try {
+      [ok, value] = this.codec.decode(bytes) as [boolean, unknown];
+    } catch (error) {
+      [ok, value] = [false, error];
+    }
+    entry.slot.arrived(entry.seq, ok, value);
   }
 
   /** The broker failed under a running pool: every slot ends with the error. */
@@ -212,11 +238,19 @@ class PoolBroker {
     const conn = await this.#start();
     const chunkId = this.#nextChunk++;
     this.#chunks.set(chunkId, { slot, seq });
-    try {
-      await conn.call(["XADD", this.keys.tasks, "*", "c", String(chunkId), "d", bytes]);
-    } catch (error) {
-      this.#chunks.delete(chunkId);
-      throw error;
+    const since = Date.now();
+    for (;;) {
+      try {
+        await conn.call(["XADD", this.keys.tasks, "*", "c", String(chunkId), "d", bytes]);
+        return;
+      } catch (error) {
+        // Added twice if the broker took it and lost the reply: the result is recorded once.
+        if (this.#ended || Date.now() - since > RECONNECT_FOR_MS) {
+          this.#chunks.delete(chunkId);
+          throw error;
+        }
+        await sleep(POP_RETRY_MS);
+      }
     }
   }
 
@@ -414,6 +448,11 @@ function begin(options: number | ClusterPoolOptions | undefined): { processes: n
   checkPositive(processes, "processes");
   const visibilityTimeout = opts.visibilityTimeout ?? DEFAULT_VISIBILITY_MS;
   checkPositive(visibilityTimeout, "visibilityTimeout");
+  if (visibilityTimeout < MIN_VISIBILITY_MS) {
+    throw new RangeError(
+      `Cannot create pool as 'visibilityTimeout' must be at least ${MIN_VISIBILITY_MS} ms, as workers send a heartbeat for their chunks every second: received ${visibilityTimeout}`,
+    );
+  }
   const maxDeliveries = opts.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
   checkPositive(maxDeliveries, "maxDeliveries");
   const prefix = checkPrefix(opts.prefix, "create the cluster pool");

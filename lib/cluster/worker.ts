@@ -20,9 +20,11 @@ import {
   type PoolKeys,
   poolKeys,
   type PoolSettings,
+  RECONNECT_FOR_MS,
   RECORD_SCRIPT,
   registryKey,
   safeUrl,
+  sleep,
   text,
 } from "./_broker.ts";
 import { type ChunkRecord, clusterCodec, notSendable } from "./_codec.ts";
@@ -381,11 +383,26 @@ class ClusterWorker {
   async #record(pool: ServedPool, entry: string, chunkId: string, ok: boolean, value: unknown) {
     let bytes: Uint8Array;
     try {
-      bytes = this.#codec.encode([Number(chunkId), ok, value]);
+      bytes = this.#codec.encode([ok, value]);
     } catch (error) {
-      bytes = this.#codec.encode([Number(chunkId), false, notSendable(error, "the task's result")]);
+      bytes = this.#codec.encode([false, notSendable(error, "the task's result")]);
     }
     const k = pool.keys;
+    const since = Date.now();
+    for (;;) {
+      try {
+        await this.#record1(k, entry, chunkId, bytes);
+        return;
+      } catch (error) {
+        // The broker restarts: try again while the client reconnects; after that the chunk
+        // goes to another worker once its visibility timeout passes.
+        if (isGone(error) || Date.now() - since > RECONNECT_FOR_MS) throw error;
+        await sleep(1000);
+      }
+    }
+  }
+
+  async #record1(k: PoolKeys, entry: string, chunkId: string, bytes: Uint8Array): Promise<void> {
     await this.#cmd.call([
       "EVAL",
       RECORD_SCRIPT,

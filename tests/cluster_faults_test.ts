@@ -1,0 +1,224 @@
+// The cluster Pool's semantics under faults (issue 13), against a real redis-server and worker
+// programs as OS processes: at-least-once delivery with results recorded once, a poison task,
+// terminate(), pools sharing a broker, several runtimes' workers, a broker restart.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "@redis/client";
+import { fromModule, Pool } from "../cluster.ts";
+import { haveRedis, startRedis, startWorker, type WorkerProcess } from "./_redis.ts";
+
+const TASKS = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
+const slow = fromModule<(x: number, ms: number) => Promise<number>>(TASKS, "slow");
+const pause = fromModule<(x: number) => Promise<number>>(TASKS, "pause");
+const crash = fromModule<() => never>(TASKS, "crash");
+const tagged = fromModule<(x: number) => [number, string]>(TASKS, "tagged");
+const T = { timeout: 120_000 };
+const VISIBILITY = 3000;
+
+/** The broker's keys matching `pattern`, by a client of the test's own. */
+async function keys(url: string, pattern: string): Promise<string[]> {
+  const client = await createClient({ url }).connect();
+  try {
+    return await client.keys(pattern);
+  } finally {
+    client.destroy();
+  }
+}
+
+describe(
+  "cluster Pool under faults",
+  { skip: !haveRedis() && "redis-server is not installed" },
+  () => {
+    test(
+      "Pool.map() of 100,000 items across a Deno, a Bun and a Node worker returns every result once, in order",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const workers: WorkerProcess[] = [];
+        try {
+          for (const runtime of ["deno", "bun", "node"] as const) {
+            workers.push(await startWorker(redis.url, { runtime }));
+          }
+          await using pool = new Pool({ broker: redis.url, processes: 6 });
+          const items = Array.from({ length: 100_000 }, (_, i) => i);
+          const results = await pool.map(tagged, items);
+          assert.equal(results.length, items.length);
+          for (let i = 0; i < items.length; i++) {
+            if (results[i][0] !== i) assert.fail(`result ${i} is ${JSON.stringify(results[i])}`);
+          }
+          const runtimes = new Set(results.map((r) => r[1]));
+          for (const r of runtimes) assert.ok(["deno", "bun", "node"].includes(r), r);
+        } finally {
+          await Promise.all(workers.map((w) => w.stop()));
+          await redis.stop();
+        }
+      },
+    );
+
+    test(
+      "Pool.imap() completes, in order and once each, when a worker is killed with SIGKILL mid-way and another joins late",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const first = await startWorker(redis.url);
+        let late: WorkerProcess | undefined;
+        try {
+          await using pool = new Pool({
+            broker: redis.url,
+            processes: 2,
+            visibilityTimeout: VISIBILITY,
+          });
+          const n = 400;
+          const out: number[] = [];
+          for await (
+            const x of pool.imap(
+              (x: number) => x,
+              Array.from({ length: n }, (_, i) => i),
+              20,
+            )
+          ) {
+            out.push(x);
+            if (out.length === 40) {
+              // The first worker holds chunks it will never finish: the late one claims them.
+              await first.stop("SIGKILL");
+              late = await startWorker(redis.url);
+            }
+          }
+          assert.deepEqual(out, Array.from({ length: n }, (_, i) => i));
+        } finally {
+          await first.stop("SIGKILL");
+          await late?.stop();
+          await redis.stop();
+        }
+      },
+    );
+
+    test(
+      "a task that kills its worker every time fails after maxDeliveries with an error that says so",
+      T,
+      async () => {
+        const redis = await startRedis();
+        let worker = await startWorker(redis.url);
+        let deaths = 0;
+        let settled = false;
+        // A supervisor, as systemd would be: each worker the task kills is replaced.
+        const supervise = (async () => {
+          while (!settled) {
+            const result = await Promise.race([
+              worker.exited,
+              new Promise((r) => setTimeout(() => r("running"), 200)),
+            ]);
+            if (result !== "running" && !settled) {
+              deaths++;
+              worker = await startWorker(redis.url);
+            }
+          }
+        })();
+        try {
+          await using pool = new Pool({
+            broker: redis.url,
+            visibilityTimeout: VISIBILITY,
+            maxDeliveries: 2,
+          });
+          const poison = pool.apply(crash, []);
+          await assert.rejects(
+            poison,
+            (e: Error) =>
+              /handed to a worker 2 times/.test(e.message) && /maxDeliveries \(2\)/.test(e.message),
+          );
+          assert.equal(deaths, 2);
+          // The workers go on with other work.
+          assert.equal(await pool.apply((x: number) => x + 1, [1]), 2);
+        } finally {
+          settled = true;
+          await supervise;
+          await worker.stop();
+          await redis.stop();
+        }
+      },
+    );
+
+    test(
+      "Pool.terminate() mid-map fails the work, withdraws its chunks and leaves the workers serving",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const worker = await startWorker(redis.url);
+        try {
+          const pool = new Pool({ broker: redis.url, processes: 2 });
+          const n = 400;
+          const results = pool.imap(pause, Array.from({ length: n }, (_, i) => i), 10);
+          assert.deepEqual(await results.next(), { done: false, value: 0 });
+          await pool.terminate();
+          let received = 1;
+          await assert.rejects(async () => {
+            for (let step = await results.next(); !step.done; step = await results.next()) {
+              received++;
+            }
+          }, /terminated/);
+          assert.ok(received < n, `received all ${received} results`);
+          assert.deepEqual(await keys(redis.url, "mp:*"), []);
+          await using next = new Pool({ broker: redis.url });
+          assert.deepEqual(await next.map((x: number) => x * 2, [1, 2, 3]), [2, 4, 6]);
+        } finally {
+          await worker.stop();
+          await redis.stop();
+        }
+      },
+    );
+
+    test(
+      "pools on one broker see only their own work; a prefix keeps namespaces apart",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const worker = await startWorker(redis.url);
+        const other = await startWorker(redis.url, { prefix: "other" });
+        try {
+          await using a = new Pool({ broker: redis.url, processes: 2 });
+          await using b = new Pool({ broker: redis.url, processes: 2 });
+          await using c = new Pool({ broker: redis.url, processes: 2, prefix: "other" });
+          const items = Array.from({ length: 3000 }, (_, i) => i);
+          const [ra, rb, rc] = await Promise.all([
+            a.map((x: number) => x + 1, items),
+            b.map((x: number) => x * 10, items),
+            c.map((x: number) => x - 1, items),
+          ]);
+          assert.deepEqual(ra, items.map((x) => x + 1));
+          assert.deepEqual(rb, items.map((x) => x * 10));
+          assert.deepEqual(rc, items.map((x) => x - 1));
+        } finally {
+          await worker.stop();
+          await other.stop();
+          await redis.stop();
+        }
+      },
+    );
+
+    test("a broker restarted with its append-only file on loses no accepted task", T, async () => {
+      let redis = await startRedis({ appendonly: true });
+      const worker = await startWorker(redis.url);
+      try {
+        await using pool = new Pool({
+          broker: redis.url,
+          processes: 2,
+          visibilityTimeout: VISIBILITY,
+        });
+        const n = 300;
+        const out: number[] = [];
+        for await (const x of pool.imap(pause, Array.from({ length: n }, (_, i) => i), 10)) {
+          out.push(x);
+          if (out.length === 30) {
+            const { dir, port } = redis;
+            await redis.kill();
+            redis = await startRedis({ appendonly: true, dir, port });
+          }
+        }
+        assert.deepEqual(out, Array.from({ length: n }, (_, i) => i));
+      } finally {
+        await worker.stop();
+        await redis.stop();
+      }
+    });
+  },
+);
