@@ -5,6 +5,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "@redis/client";
 import { fromModule, Pool } from "../cluster.ts";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { childEnv, runtimeCommand } from "./_child.ts";
 import { haveRedis, startRedis, startWorker, type WorkerProcess } from "./_redis.ts";
 
 const TASKS = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
@@ -220,5 +223,45 @@ describe(
         await redis.stop();
       }
     });
+
+    test(
+      "a pool whose program dies has its chunks dropped after twice its visibilityTimeout",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const worker = await startWorker(redis.url);
+        const [command, args] = runtimeCommand(
+          fileURLToPath(new URL("./fixtures/cluster_caller.ts", import.meta.url)),
+        );
+        const caller = spawn(command, [...args, redis.url], {
+          env: childEnv(),
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            let out = "";
+            caller.stdout!.on("data", (chunk) => {
+              out += chunk;
+              if (out.includes("submitted")) resolve();
+            });
+            caller.once("exit", (code) => reject(new Error(`the caller exited with ${code}`)));
+          });
+          assert.notDeepEqual(await keys(redis.url, "mp:*"), []);
+          caller.kill("SIGKILL");
+          const deadline = Date.now() + 60_000;
+          while ((await keys(redis.url, "mp:*")).length > 0) {
+            assert.ok(Date.now() < deadline, "the dead caller's keys are still there after 60 s");
+            await new Promise((r) => setTimeout(r, 250));
+          }
+          assert.match(worker.log(), /dropped the work of pool/);
+          await using pool = new Pool({ broker: redis.url });
+          assert.equal(await pool.apply((x: number) => x, [7]), 7);
+        } finally {
+          caller.kill("SIGKILL");
+          await worker.stop();
+          await redis.stop();
+        }
+      },
+    );
   },
 );

@@ -81,6 +81,45 @@ describe("cluster Pool", { skip: !haveRedis() && "redis-server is not installed"
     assert.deepEqual(unordered.sort((a, b) => a - b), [...numbers()].map((x) => x + 1));
   });
 
+  test(
+    "Pool.imap() over an endless generator keeps the broker's stream and the input it reads bounded",
+    T,
+    async () => {
+      const processes = 2;
+      await using pool = new Pool({ broker: redis.url, processes });
+      let pulled = 0;
+      function* endless() {
+        for (let i = 0;; i++) {
+          pulled++;
+          yield i;
+        }
+      }
+      const { createClient } = await import("@redis/client");
+      const client = await createClient({ url: redis.url }).connect();
+      let most = 0;
+      let consumed = 0;
+      try {
+        for await (const x of pool.imap((x: number) => x + 1, endless(), 50)) {
+          assert.equal(x, consumed + 1);
+          if (++consumed % 500 === 0) {
+            for (const key of await client.keys("mp:*:tasks")) {
+              most = Math.max(most, await client.xLen(key));
+            }
+          }
+          if (consumed === 20_000) break;
+        }
+      } finally {
+        client.destroy();
+      }
+      // At most two chunks per slot on the broker, and a window of items in the caller.
+      assert.ok(most <= 2 * processes, `${most} chunks on the stream at once`);
+      assert.ok(
+        pulled - consumed <= processes * 4096 + 50,
+        `${pulled - consumed} items read ahead`,
+      );
+    },
+  );
+
   test("values travel as MessagePack: Maps, bigints, dates, typed arrays, errors", T, async () => {
     await using pool = new Pool({ broker: redis.url });
     const value = {

@@ -17,8 +17,11 @@ export const GROUP = "workers";
 /** The namespace of pools and workers unless told otherwise. */
 export const DEFAULT_PREFIX = "mp";
 
-/** How long a pool's `alive` key lives without being refreshed: then workers drop its work. */
-export const ALIVE_TTL_MS = 30_000;
+/**
+ * How long a pool's `alive` key lives without being refreshed, in visibility timeouts: then
+ * workers drop the pool's work, as its program is gone.
+ */
+export const ALIVE_TTL_VISIBILITIES = 2;
 
 /** The worker command, as the errors and the README give it. */
 export const WORKER_COMMAND =
@@ -80,7 +83,7 @@ export function registryKey(prefix: string): string {
 export interface PoolKeys {
   /** The stream of chunks; the group {@linkcode GROUP} reads it. */
   tasks: string;
-  /** Chunk id → its result's bytes, recorded once; emptied once the pool took them. */
+  /** Chunk id → its result's bytes, recorded once, until the pool takes them. */
   done: string;
   /** The ids of recorded chunks, in the order recorded, for the pool to pop. */
   results: string;
@@ -108,16 +111,17 @@ export interface PoolSettings {
 }
 
 /**
- * Records a chunk's result once and takes the chunk off the stream, atomically: a chunk run
- * twice (its first worker stalled, not dead) is answered once. The result waits in the
- * `done` hash, and its chunk id goes on the `results` list to wake the pool; a wake-up lost
- * with a connection is made good by the pool looking in `done` itself. Nothing is recorded for
- * a pool that is gone (terminated or expired: its stream was deleted).
+ * Records a chunk's result once and takes the chunk off the stream, atomically: only while
+ * its entry is still on the stream, so a chunk run twice (its first worker stalled, not
+ * dead) is answered once, and nothing is recorded for a pool that is gone (terminated or
+ * expired: its stream was deleted). The result waits in the `done` hash until the pool takes
+ * it, and its chunk id goes on the `results` list to wake the pool; a wake-up lost with a
+ * connection is made good by the pool looking in `done` itself.
  *
  * KEYS: tasks, done, results. ARGV: group, entry id, chunk id, result bytes.
  */
 export const RECORD_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) == 0 then return -1 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 if redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4]) == 1 then
@@ -128,15 +132,14 @@ return 0
 `;
 
 /**
- * Takes a recorded result: returns its bytes and leaves an empty value in their place, so the
- * broker's memory stays flat while the chunk still counts as recorded (a late second run of
- * it records nothing). Returns nothing for a result not recorded, or taken already.
+ * Takes a recorded result: returns its bytes and deletes them, so that the broker holds only
+ * the results not yet taken. Returns nothing for a result not recorded, or taken already.
  *
  * KEYS: done. ARGV: chunk id.
  */
 export const TAKE_SCRIPT = `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v and v ~= '' then redis.call('HSET', KEYS[1], ARGV[1], '') return v end
+if v then redis.call('HDEL', KEYS[1], ARGV[1]) return v end
 return false
 `;
 

@@ -10,7 +10,7 @@ import type { WireCodec } from "../_wire.ts";
 import { BasePool, registerExecutor } from "../pool.ts";
 import { describe, type FunctionDef, functionDef } from "../reduction.ts";
 import {
-  ALIVE_TTL_MS,
+  ALIVE_TTL_VISIBILITIES,
   brokerUrl,
   checkPrefix,
   type Conn,
@@ -54,7 +54,9 @@ export interface ClusterPoolOptions {
   prefix?: string;
   /**
    * Milliseconds a chunk may go without a sign of life from the worker running it (workers
-   * send one every third of it) before other workers claim it.
+   * send one every second) before other workers claim it; at least 3000. The pool's own sign
+   * of life lasts twice as long: when the pool's program dies, workers drop its chunks after
+   * that.
    *
    * @default {30000}
    */
@@ -154,8 +156,9 @@ class PoolBroker {
       popper.unref();
     }
     const k = this.keys;
+    const ttl = String(ALIVE_TTL_VISIBILITIES * this.settings.visibilityTimeout);
     try {
-      await conn.call(["SET", k.alive, "1", "PX", String(ALIVE_TTL_MS)]);
+      await conn.call(["SET", k.alive, "1", "PX", ttl]);
       await conn.call(["XGROUP", "CREATE", k.tasks, GROUP, "$", "MKSTREAM"]);
       await conn.call([
         "HSET",
@@ -170,8 +173,8 @@ class PoolBroker {
     }
     this.#popper = popper;
     this.#heartbeat = setInterval(() => {
-      conn.call(["SET", k.alive, "1", "PX", String(ALIVE_TTL_MS)]).catch(() => {});
-    }, ALIVE_TTL_MS / 3);
+      conn.call(["SET", k.alive, "1", "PX", ttl]).catch(() => {});
+    }, this.settings.visibilityTimeout / 2);
     (this.#heartbeat as { unref?: () => void }).unref?.();
     void this.#popLoop(conn, popper);
     return conn;
@@ -203,8 +206,7 @@ class PoolBroker {
     const ids = [...this.#chunks.keys()];
     const values = await conn.call(["HMGET", this.keys.done, ...ids.map(String)]) as unknown[];
     for (let i = 0; i < ids.length; i++) {
-      const v = values[i] as Uint8Array | null;
-      if (v !== null && v.length > 0) await this.#take(conn, ids[i]);
+      if (values[i] !== null) await this.#take(conn, ids[i]);
     }
   }
 
