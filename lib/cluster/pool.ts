@@ -293,6 +293,9 @@ class PoolBroker {
       return;
     }
     const k = this.keys;
+    // The program waits for this cleanup (terminate() and join() do), even with nothing else
+    // to keep it running.
+    conn.ref();
     try {
       // Deleting the stream withdraws the chunks not yet done: workers find nothing more to
       // take, and record nothing for those still running.
