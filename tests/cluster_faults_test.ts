@@ -3,9 +3,13 @@
 // terminate(), pools sharing a broker, several runtimes' workers, a broker restart.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { createClient } from "@redis/client";
 import { fromModule, Pool } from "../cluster.ts";
 import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { childEnv, runtimeCommand } from "./_child.ts";
 import { haveRedis, startRedis, startWorker, type WorkerProcess } from "./_redis.ts";
@@ -13,6 +17,11 @@ import { haveRedis, startRedis, startWorker, type WorkerProcess } from "./_redis
 const TASKS = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
 const slow = fromModule<(x: number, ms: number) => Promise<number>>(TASKS, "slow");
 const pause = fromModule<(x: number) => Promise<number>>(TASKS, "pause");
+const lag = fromModule<(x: number) => Promise<number>>(TASKS, "lag");
+const stamp = fromModule<(path: string, x: number, ms: number) => Promise<number>>(
+  TASKS,
+  "stamp",
+);
 const crash = fromModule<() => never>(TASKS, "crash");
 const tagged = fromModule<(x: number) => [number, string]>(TASKS, "tagged");
 const T = { timeout: 120_000 };
@@ -59,7 +68,7 @@ describe(
     );
 
     test(
-      "Pool.imap() completes, in order and once each, when a worker is killed with SIGKILL mid-way and another joins late",
+      "Pool.imap() of 100,000 items completes, in order and once each, when a worker is killed with SIGKILL mid-way and another joins late",
       T,
       async () => {
         const redis = await startRedis();
@@ -71,27 +80,77 @@ describe(
             processes: 2,
             visibilityTimeout: VISIBILITY,
           });
-          const n = 400;
+          const n = 100_000;
           const out: number[] = [];
-          for await (
-            const x of pool.imap(
-              (x: number) => x,
-              Array.from({ length: n }, (_, i) => i),
-              20,
-            )
-          ) {
+          for await (const x of pool.imap(lag, Array.from({ length: n }, (_, i) => i), 1000)) {
             out.push(x);
-            if (out.length === 40) {
+            if (out.length === 10_000) {
               // The first worker holds chunks it will never finish: the late one claims them.
               await first.stop("SIGKILL");
               late = await startWorker(redis.url);
             }
           }
-          assert.deepEqual(out, Array.from({ length: n }, (_, i) => i));
+          assert.equal(out.length, n);
+          for (let i = 0; i < n; i++) if (out[i] !== i) assert.fail(`result ${i} is ${out[i]}`);
         } finally {
           await first.stop("SIGKILL");
           await late?.stop();
           await redis.stop();
+        }
+      },
+    );
+
+    test(
+      "a chunk whose worker stalls past visibilityTimeout runs again elsewhere, and its result is recorded once",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const stalled = await startWorker(redis.url, { processes: 1 });
+        let other: WorkerProcess | undefined;
+        const dir = mkdtempSync(join(tmpdir(), "mp-cluster-"));
+        const runs = join(dir, "runs");
+        const client = await createClient({ url: redis.url }).connect();
+        try {
+          await using pool = new Pool({
+            broker: redis.url,
+            processes: 1,
+            visibilityTimeout: VISIBILITY,
+          });
+          const result = pool.applyAsync(stamp, [runs, 7, 2000]);
+          // Once the first worker holds the chunk, it stops (SIGSTOP): no heartbeat, no result.
+          for (let i = 0;; i++) {
+            const [tasks] = await client.keys("mp:*:tasks");
+            const pending = tasks === undefined
+              ? 0
+              : (await client.sendCommand(["XPENDING", tasks, "workers"]) as [number])[0];
+            if (pending === 1) break;
+            assert.ok(i < 400, "the first worker did not take the chunk");
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          process.kill(stalled.child.pid!, "SIGSTOP");
+          other = await startWorker(redis.url, { processes: 1 });
+          assert.equal(await result.get(), 7);
+          assert.match(other.log(), /claimed chunk/);
+          // The first worker wakes, finishes its run, and is refused when it records it.
+          process.kill(stalled.child.pid!, "SIGCONT");
+          for (let i = 0; !existsSync(runs) || readFileSync(runs, "utf8") !== "7\n7\n"; i++) {
+            assert.ok(i < 400, "the stalled worker did not finish its run");
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          assert.deepEqual(await pool.map((x: number) => x, [1, 2, 3]), [1, 2, 3]);
+          const [done] = await client.keys("mp:*:done");
+          assert.equal(done === undefined ? 0 : await client.hLen(done), 0);
+        } finally {
+          client.destroy();
+          try {
+            process.kill(stalled.child.pid!, "SIGCONT");
+          } catch {
+            // It has ended.
+          }
+          await stalled.stop();
+          await other?.stop();
+          await redis.stop();
+          rmSync(dir, { recursive: true, force: true });
         }
       },
     );
