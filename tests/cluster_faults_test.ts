@@ -322,5 +322,30 @@ describe(
         }
       },
     );
+
+    test(
+      "a pool whose work the workers dropped (its program paused too long) fails its tasks instead of waiting for ever",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const client = await createClient({ url: redis.url }).connect();
+        try {
+          await using pool = new Pool({ broker: redis.url, visibilityTimeout: VISIBILITY });
+          const results = [pool.apply((x: number) => x, [1]), pool.apply((x: number) => x, [2])];
+          let alive: string | undefined;
+          for (let i = 0; alive === undefined; i++) {
+            assert.ok(i < 400, "the pool did not register");
+            [alive] = await client.keys("mp:*:alive");
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          // What a worker does when the key has expired.
+          await client.del(alive);
+          for (const result of results) await assert.rejects(result, /dropped its work/);
+        } finally {
+          client.destroy();
+          await redis.stop();
+        }
+      },
+    );
   },
 );

@@ -112,6 +112,7 @@ class PoolBroker {
   #refs = 0;
   #ended = false;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #failure: Error | undefined;
 
   constructor(url: string, prefix: string, settings: PoolSettings) {
     this.url = url;
@@ -122,6 +123,11 @@ class PoolBroker {
 
   spawn(hooks: SlotHooks, init: SlotInit): ClusterSlot {
     const slot = new ClusterSlot(this, hooks, init.number);
+    const failure = this.#failure;
+    if (failure !== undefined) {
+      queueMicrotask(() => slot.failed(failure));
+      return slot;
+    }
     this.#slots.add(slot);
     this.#start().then(
       () => slot.started(),
@@ -173,7 +179,17 @@ class PoolBroker {
     }
     this.#popper = popper;
     this.#heartbeat = setInterval(() => {
-      conn.call(["SET", k.alive, "1", "PX", ttl]).catch(() => {});
+      conn.call(["SET", k.alive, "1", "PX", ttl, "XX"]).then((reply) => {
+        // Gone: this program gave no sign of life for longer than the key lives (it was
+        // paused), and the workers dropped the pool's work. Waiting on would be for ever.
+        if (reply === null && !this.#ended) {
+          this.#fail(
+            new Error(
+              `Cannot go on with the cluster pool as the workers dropped its work: its program gave no sign of life for ${ttl} ms (twice visibilityTimeout), as when it is paused. Raise 'visibilityTimeout', and create a new Pool`,
+            ),
+          );
+        }
+      }, () => {});
     }, this.settings.visibilityTimeout / 2);
     (this.#heartbeat as { unref?: () => void }).unref?.();
     void this.#popLoop(conn, popper);
@@ -194,7 +210,16 @@ class PoolBroker {
         // The broker restarts: the client reconnects meanwhile, and the sweep finds the
         // results whose wake-up was lost.
         if (failingSince === 0) failingSince = Date.now();
-        else if (Date.now() - failingSince > RECONNECT_FOR_MS) return this.#fail(error);
+        else if (Date.now() - failingSince > RECONNECT_FOR_MS) {
+          return this.#fail(
+            new Error(
+              `Cannot go on with the cluster pool as its connection to the broker failed: ${
+                error instanceof Error ? error.message : String(error)
+              }. Check that Redis is running and reachable`,
+              { cause: error },
+            ),
+          );
+        }
         await sleep(POP_RETRY_MS);
       }
     }
@@ -224,15 +249,14 @@ class PoolBroker {
     entry.slot.arrived(entry.seq, ok, value);
   }
 
-  /** The broker failed under a running pool: every slot ends with the error. */
-  #fail(error: unknown): void {
-    const failure = new Error(
-      `Cannot go on with the cluster pool as its connection to the broker failed: ${
-        error instanceof Error ? error.message : String(error)
-      }. Check that Redis is running and reachable`,
-      { cause: error },
-    );
-    for (const slot of [...this.#slots]) slot.failed(failure);
+  /**
+   * The pool cannot go on (its broker is gone, or the workers dropped its work): every slot
+   * ends with the error, and so does every slot the pool starts after.
+   */
+  #fail(failure: Error): void {
+    clearInterval(this.#heartbeat);
+    this.#failure ??= failure;
+    for (const slot of [...this.#slots]) slot.failed(this.#failure);
   }
 
   /** Puts a chunk on the stream; resolves once the broker has it. */
