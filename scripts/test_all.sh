@@ -186,6 +186,18 @@ if [[ " $RUNTIMES " == *" node "* ]] && [ ! -x scripts/node22/node_modules/.bin/
     tail -n 20 "$TMPDIR_T/node22.log"
 fi
 
+# redis-server, for the cluster tests (tests/cluster_*_test.ts, a real broker each): Debian's
+# package, installed when missing and this user can (root with apt-get, as on CI).
+if [[ " ${files[*]} " == *cluster_* ]] && ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "+ apt-get install -y redis-server (for the cluster tests)"
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; } \
+      >"$TMPDIR_T/redis.log" 2>&1 || tail -n 20 "$TMPDIR_T/redis.log"
+  else
+    echo "test_all: redis-server is missing: install it (apt-get install redis-server) for the cluster tests" >&2
+  fi
+fi
+
 for rt in $RUNTIMES; do
   case "$rt" in
     deno)

@@ -421,3 +421,40 @@ describe("examples of Manager()", () => {
     },
   );
 });
+
+// ---- The cluster example: a redis-server and a worker program, then the example ------------------
+import process from "node:process";
+import { haveRedis, startRedis, startWorker } from "./_redis.ts";
+
+TESTED.push("cluster_scale_out.ts");
+TESTED.sort();
+
+describe(
+  "examples on a Redis broker",
+  { skip: !haveRedis() && "redis-server is not installed" },
+  () => {
+    test(
+      "examples/cluster_scale_out.ts runs its tasks on a worker program through MP_BROKER",
+      TEST_OPTIONS,
+      async () => {
+        const redis = await startRedis();
+        const worker = await startWorker(redis.url);
+        const saved = process.env.MP_BROKER;
+        process.env.MP_BROKER = redis.url;
+        try {
+          const stdout = await run("cluster_scale_out.ts");
+          assertInOrder(stdout, [
+            new RegExp(`^squares: \\${SQUARES}$`),
+            /^sum of the squares below 1000: 332833500$/,
+            /^callback: 42$/,
+          ]);
+        } finally {
+          if (saved === undefined) delete process.env.MP_BROKER;
+          else process.env.MP_BROKER = saved;
+          await worker.stop();
+          await redis.stop();
+        }
+      },
+    );
+  },
+);

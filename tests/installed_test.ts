@@ -108,6 +108,8 @@ describe("what is published", () => {
       assert.deepEqual(Object.keys(manifest.exports).filter((key) => key !== "./package.json"), [
         ".",
         "./dummy",
+        "./cluster",
+        "./cluster/worker",
       ]);
     },
   );
