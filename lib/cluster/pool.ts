@@ -452,6 +452,8 @@ const brokers = new WeakMap<SlotHooks, PoolBroker>();
 const clusterExecutor: Executor = {
   prepare: (fn, role) => functionDef(fn, role),
   costKey: (prepared) => (prepared as FunctionDef).id,
+  // The cluster pool takes no initializer (begin() refuses the option), so no initargs.
+  checkInitargs: () => {},
   spawn(hooks, init) {
     let broker = brokers.get(hooks);
     if (broker === undefined) {
