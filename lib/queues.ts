@@ -460,15 +460,11 @@ export class Queue<T = unknown> {
    * @example Usage
    * ```ts
    * import { Queue } from "@mp/multiprocessing";
-   * import assert from "node:assert/strict";
    *
    * const q = new Queue<number>(1);
-   * void q.put(1);
-   * void q.put(2); // waits for room
+   * void q.put(1); // not awaited
    * q.close();
-   * setTimeout(() => new Queue<number>(0).close(), 0);
-   * const other = q; // a consumer elsewhere takes an item
-   * assert.equal(other.qsize(), 1);
+   * await q.joinThread(); // the put has gone out
    * ```
    */
   async joinThread(): Promise<void> {

@@ -15,7 +15,6 @@ import { childEnv, runtimeCommand } from "./_child.ts";
 import { haveRedis, startRedis, startWorker, type WorkerProcess } from "./_redis.ts";
 
 const TASKS = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
-const slow = fromModule<(x: number, ms: number) => Promise<number>>(TASKS, "slow");
 const pause = fromModule<(x: number) => Promise<number>>(TASKS, "pause");
 const lag = fromModule<(x: number) => Promise<number>>(TASKS, "lag");
 const stamp = fromModule<(path: string, x: number, ms: number) => Promise<number>>(

@@ -268,9 +268,14 @@ for (const [label, m] of entries) {
       const flag1 = new Int32Array(new SharedArrayBuffer(4));
       for await (const i of pool.imap(task, [[0, flag1], [1, flag1]])) ordered.push(i);
       assert.deepEqual(ordered, [0, 1]);
+      // Item 0 cannot finish before the caller has had item 1's result: the first result
+      // imapUnordered yields opens the gate item 0 waits at.
       const unordered: number[] = [];
-      const flag2 = new Int32Array(new SharedArrayBuffer(4));
-      for await (const i of pool.imapUnordered(task, [[0, flag2], [1, flag2]])) unordered.push(i);
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      for await (const i of pool.imapUnordered(task, [[0, gate], [1, new Int32Array(4)]])) {
+        unordered.push(i);
+        Atomics.store(gate, 0, 1);
+      }
       assert.deepEqual(unordered, [1, 0]);
     });
 
