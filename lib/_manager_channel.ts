@@ -18,7 +18,6 @@ import {
 } from "./_socket.ts";
 import { DEFAULT_WIRE_LIMITS, WireCodec, type WireLimits } from "./_wire.ts";
 import { AuthenticationError, EOFError } from "./errors.ts";
-import type { BaseProxy } from "./_proxies.ts";
 
 /** What stands for a manager's object on the wire: its typeid, id and exposed methods. */
 export interface Reference {
@@ -339,18 +338,18 @@ export class SocketChannel implements Channel {
 }
 
 /**
- * Makes the proxy of a reference that arrives through a channel: set by `lib/_proxies.ts` as
- * it loads, so that this module, below it, does not import it back. Every channel is made by
- * a proxy or a manager, whose modules have loaded it.
+ * Makes the proxy of a reference that arrives through a {@linkcode SocketChannel}: set by
+ * `lib/_proxies.ts` as it loads, so that this module, below it, does not import it back. Every
+ * channel is made by a manager or by a proxy arriving in a thread, whose modules have loaded it.
  */
-let proxyMaker: ((channel: Channel, reference: Reference) => BaseProxy) | undefined;
+let proxyMaker: ((channel: Channel, reference: Reference) => object) | undefined;
 
 /** Sets what {@linkcode makeProxy} calls. Internal: for `lib/_proxies.ts`. */
-export function setProxyMaker(make: (channel: Channel, reference: Reference) => BaseProxy): void {
+export function setProxyMaker(make: (channel: Channel, reference: Reference) => object): void {
   proxyMaker = make;
 }
 
 /** The proxy of `reference`, reaching its object through `channel`. */
-export function makeProxy(channel: Channel, reference: Reference): BaseProxy {
+export function makeProxy(channel: Channel, reference: Reference): object {
   return proxyMaker!(channel, reference);
 }

@@ -1,7 +1,8 @@
 /**
  * The manager's server (CPython's `multiprocessing.managers.Server`): it holds the objects,
  * answers the calls of proxies and counts their references; {@linkcode LocalChannel}, the
- * same-thread channel to it; and the makers of the SyncManager's built-in types. Internal: see
+ * same-thread channel to it; how a proxy that arrives in a thread is rebuilt (CPython's
+ * `RebuildProxy`); and the makers of the SyncManager's built-in types. Internal: see
  * `lib/managers.ts`.
  *
  * @module
@@ -33,20 +34,26 @@ import { Pool } from "./pool.ts";
 import { allocatePid, runAsProcess } from "./context.ts";
 import { EOFError, RemoteError } from "./errors.ts";
 import { JoinableQueue, Queue } from "./queues.ts";
-import { describe, fromModule, type FunctionDef, loadFunction } from "./reduction.ts";
+import {
+  describe,
+  fromModule,
+  type FunctionDef,
+  loadFunction,
+  registerShared,
+} from "./reduction.ts";
 import { BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from "./synchronize.ts";
 import {
   type Channel,
   ERROR,
   isReference,
-  makeProxy,
   RefBatch,
   type Reference,
   RETURN,
   type Route,
+  SocketChannel,
   UNDEFINED,
 } from "./_manager_channel.ts";
-import type { BaseProxy, ProxyType } from "./_proxies.ts";
+import { type BaseProxy, makeProxy, type ProxyType, proxyTypes } from "./_proxies.ts";
 
 // deno-lint-ignore no-explicit-any
 export type AnyFunction = (...args: any[]) => unknown;
@@ -680,11 +687,28 @@ export class Server {
 }
 
 /** The servers listening on this thread, by port and key: a proxy of one arriving here is its own. */
-export const listening = new Map<string, Server>();
+const listening = new Map<string, Server>();
 
-export function routeKey(route: { port: number; authkey: Uint8Array }): string {
+function routeKey(route: { port: number; authkey: Uint8Array }): string {
   return `${route.port}:${Buffer.from(route.authkey).toString("hex")}`;
 }
+
+registerShared("Proxy", (state) => {
+  const { route, reference, proxytype } = state as {
+    route: Route;
+    reference: Reference;
+    proxytype: string;
+  };
+  // A proxy arriving in its own server's thread (through a queue the server holds) is the
+  // server's own, as CPython's RebuildProxy makes it.
+  const server = listening.get(routeKey(route));
+  if (server !== undefined) return server.objectOf(reference);
+  const channel = SocketChannel.for(route);
+  const proxy = makeProxy(channel, reference, proxyTypes.get(proxytype));
+  // Arrived from another thread: this thread's proxy takes a reference of its own.
+  channel.refs.incref(reference.i);
+  return proxy;
+});
 
 const makers = new Map<FunctionDef, Promise<AnyFunction>>();
 

@@ -10,19 +10,11 @@ import {
   describe,
   functionDef,
   reduce,
-  registerShared,
   sharedObjectCreated,
   type TaskFunction,
 } from "./reduction.ts";
 import type { AcquireOptions } from "./synchronize.ts";
-import {
-  type Channel,
-  type Reference,
-  type Route,
-  setProxyMaker,
-  SocketChannel,
-} from "./_manager_channel.ts";
-import { listening, routeKey } from "./_manager_server.ts";
+import { type Channel, type Reference, setProxyMaker } from "./_manager_channel.ts";
 
 /** Proxy classes by typeid, as `register()` named them, for the proxies a server sends. */
 export const proxyTypesByTypeid = new Map<string, ProxyType>();
@@ -227,23 +219,6 @@ export function makeProxy(
     channelForNext = undefined;
   }
 }
-
-registerShared("Proxy", (state) => {
-  const { route, reference, proxytype } = state as {
-    route: Route;
-    reference: Reference;
-    proxytype: string;
-  };
-  // A proxy arriving in its own server's thread (through a queue the server holds) is the
-  // server's own, as CPython's RebuildProxy makes it.
-  const server = listening.get(routeKey(route));
-  if (server !== undefined) return server.objectOf(reference);
-  const channel = SocketChannel.for(route);
-  const proxy = makeProxy(channel, reference, proxyTypes.get(proxytype));
-  // Arrived from another thread: this thread's proxy takes a reference of its own.
-  channel.refs.incref(reference.i);
-  return proxy;
-});
 
 /** A property of a proxy's target, its methods bound to it: they use its private state. */
 function own(target: BaseProxy, prop: string | symbol): unknown {
