@@ -6,7 +6,8 @@ import { errorText, importModule } from "./_bootstrap.ts";
 import type { ProcessInit } from "./_protocol.ts";
 import { Process, rebuildProcess } from "./process.ts";
 import { decodeShared, explainFreeVariable, loadFunction, loadRevivers } from "./reduction.ts";
-import { allSent, closeAllConnections } from "./connection.ts";
+import { allSent } from "./_ring.ts";
+import { closeAllConnections } from "./connection.ts";
 import { runtime } from "./runtime/mod.ts";
 import "./_shareables.ts";
 

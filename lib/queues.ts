@@ -46,7 +46,7 @@ import {
   MUST_WAIT,
   ringSize,
   UNFINISHED_INDEX,
-} from "./connection.ts";
+} from "./_ring.ts";
 import { Empty, Full } from "./errors.ts";
 import { describe, reduce, registerShared, sharedObjectCreated } from "./reduction.ts";
 
