@@ -575,7 +575,7 @@ const lazyKinds = new Map<string, () => Promise<unknown>>([
   ["sharedctypes.Value", sharedctypes],
   ["sharedctypes.Array", sharedctypes],
   ["Connection", () => import("./connection.ts")],
-  ["Proxy", () => import("./managers.ts")],
+  ["Proxy", () => import("./_manager_server.ts")],
 ]);
 
 function missingKinds(

@@ -49,6 +49,11 @@ async function collect(
   return { out, error: undefined };
 }
 
+/** The main process as a child reports its parent: alive, joined within the time given. */
+function mainAsParent(pid: number) {
+  return { name: "MainProcess", pid, daemon: false, exitcode: null, alive: true, joined: true };
+}
+
 for (const [label, m] of entries) {
   describe(`Pool parity (${label})`, () => {
     test("Pool({ initializer }) runs it in every worker when made, before close() and join() end", async () => {
@@ -157,14 +162,7 @@ for (const [label, m] of entries) {
       assert.equal(seen.daemon, true);
       assert.equal(seen.exitcode, null);
       assert.equal(seen.alive, true);
-      assert.deepEqual(seen.parent, {
-        name: "MainProcess",
-        pid: main.pid,
-        daemon: false,
-        exitcode: null,
-        alive: true,
-        joined: true,
-      });
+      assert.deepEqual(seen.parent, mainAsParent(main.pid));
     });
 
     test("currentProcess() and parentProcess() in a Process are process objects", async () => {
@@ -186,14 +184,7 @@ for (const [label, m] of entries) {
       await plain.join();
       await daemonic.join(20_000);
       const main = m.currentProcess();
-      const parent = {
-        name: "MainProcess",
-        pid: main.pid,
-        daemon: false,
-        exitcode: null,
-        alive: true,
-        joined: true,
-      };
+      const parent = mainAsParent(main.pid);
       assert.deepEqual(first, {
         name: plain.name,
         pid: plain.pid,
