@@ -1,11 +1,13 @@
 // The pool back end that runs tasks in Workers, one per slot, through lib/runtime/.
 import type { Executor, Job, Slot, SlotHooks, SlotInit } from "./_executor.ts";
 import {
+  type Chunk,
   Op,
-  packNumbers,
+  packChunk,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
+  unpackChunk,
   type WorkerInit,
   type WorkerMessage,
 } from "./_protocol.ts";
@@ -76,7 +78,10 @@ class WorkerSlot implements Slot {
         inOrder(() => {
           for (let i = 1; i < results.length; i += RESULT_STRIDE) {
             if (results[i] === 0) results[i + 1] = decodeError(results[i + 1] as WireError);
-            else if (message.shared) decodeResult(results, i);
+            else if (results[i] === 2) {
+              results[i] = 1;
+              results[i + 1] = unpackChunk(results[i + 1] as Chunk);
+            } else if (message.shared) decodeResult(results, i);
           }
           hooks.results(this, results, message.busy);
         }, loading);
@@ -106,8 +111,14 @@ class WorkerSlot implements Slot {
     let refused: Array<[Job, unknown]> | undefined;
     const payloads: unknown[] = new Array(jobs.length);
     for (let i = 0; i < jobs.length; i++) {
+      const payload = jobs[i].payload;
+      // A map's chunk of numbers, strings or plain objects of one shape travels packed, and
+      // holds nothing shared by construction.
+      if (jobs[i].op === Op.map && (payloads[i] = packChunk(payload as unknown[])) !== payload) {
+        continue;
+      }
       try {
-        if ((payloads[i] = encodeShared(jobs[i].payload)) !== jobs[i].payload) shared = true;
+        if ((payloads[i] = encodeShared(payload)) !== payload) shared = true;
       } catch (error) {
         (refused ??= []).push([jobs[i], error]);
       }
@@ -130,8 +141,7 @@ class WorkerSlot implements Slot {
       tasks[t] = job.seq;
       tasks[t + 1] = def.id;
       tasks[t + 2] = job.op;
-      const payload = payloads[i];
-      tasks[t + 3] = job.op === Op.map ? packNumbers(payload as unknown[]) : payload;
+      tasks[t + 3] = payloads[i];
     }
     const message: RunMessage = { kind: "run", defs, tasks, shared };
     try {

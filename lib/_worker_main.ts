@@ -4,11 +4,13 @@ import { setImmediate } from "node:timers";
 import { awaitWatched, watchHeap } from "./_heap_watch.ts";
 import { isThenable } from "./_thenable.ts";
 import {
+  type Chunk,
   Op,
-  packNumbers,
+  packChunk,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
+  unpackChunk,
   type WorkerInit,
   type WorkerMessage,
 } from "./_protocol.ts";
@@ -184,11 +186,17 @@ async function runBatch(message: RunMessage): Promise<void> {
     let ok = 1;
     let value: unknown;
     try {
-      const payload = message.shared ? decodeShared(tasks[t + 3]) : tasks[t + 3];
       const op = tasks[t + 2] as Op;
+      let payload = message.shared ? decodeShared(tasks[t + 3]) : tasks[t + 3];
+      if (op === Op.map) payload = unpackChunk(payload as Chunk);
       value = start(loaded, op, payload);
       if (isThenable(value)) value = await (needsMacrotask ? awaitWatched(value) : value);
-      if (op !== Op.apply) value = packNumbers(value as unknown[]);
+      if (op !== Op.apply) {
+        const packed = packChunk(value as unknown[]);
+        // 2 marks a packed chunk that the pool unpacks; numbers it reads as they are.
+        if (packed !== value && !(packed instanceof Float64Array)) ok = 2;
+        value = packed;
+      }
     } catch (error) {
       ok = 0;
       value = encodeError(explainFreeVariable(error, loaded.def) ?? error);
