@@ -87,4 +87,9 @@ export interface Executor {
   costKey(prepared: unknown): unknown;
   /** Starts a slot. */
   spawn(hooks: SlotHooks, init: SlotInit): Slot;
+  /**
+   * The payload of a map's chunk, items `from` to `to` of `list`, when the back end has a
+   * form that travels faster than a slice of the list (see `packNumbers`).
+   */
+  chunk?(list: unknown[], from: number, to: number): unknown;
 }

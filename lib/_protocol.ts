@@ -112,6 +112,21 @@ export interface ProcessInit extends Identity {
 // which the pool reads by index and never hands out as they are.
 const PACK_FROM = 64;
 
+/**
+ * Items `from` to `to` of `list` as a Float64Array when every one is a number, without the
+ * slice in between; otherwise undefined.
+ */
+export function packNumbersOf(list: unknown[], from: number, to: number): Float64Array | undefined {
+  if (to - from < PACK_FROM || typeof list[from] !== "number") return undefined;
+  const out = new Float64Array(to - from);
+  for (let i = from; i < to; i++) {
+    const v = list[i];
+    if (typeof v !== "number") return undefined;
+    out[i - from] = v;
+  }
+  return out;
+}
+
 /** A map chunk (or a chunk's results) as a Float64Array when every item is a number. */
 export function packNumbers(items: unknown[]): unknown[] | Float64Array {
   const n = items.length;
@@ -211,8 +226,8 @@ function packObjects(items: unknown[]): PackedObjects | undefined {
  * or the array itself. A packed chunk holds plain data only, so it needs no walk for shared
  * objects. Read it back with {@linkcode unpackChunk}.
  */
-export function packChunk(items: unknown[]): Chunk {
-  if (items.length < PACK_FROM) return items;
+export function packChunk(items: unknown[] | Float64Array): Chunk {
+  if (!Array.isArray(items) || items.length < PACK_FROM) return items;
   const first = items[0];
   if (typeof first === "number") return packNumbers(items);
   if (typeof first === "string") return packStrings(items) ?? items;

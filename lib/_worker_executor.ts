@@ -4,6 +4,7 @@ import {
   type Chunk,
   Op,
   packChunk,
+  packNumbersOf,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
@@ -249,5 +250,6 @@ export const workerExecutor: Executor = {
   checkInitargs,
   // Definitions are already shared by functions of one source text.
   costKey: (prepared) => prepared,
+  chunk: packNumbersOf,
   spawn: (hooks, init) => new WorkerSlot(hooks, init),
 };

@@ -1081,7 +1081,10 @@ export abstract class BasePool implements AsyncDisposable {
       const sink = new MapSink(result as AsyncResult<unknown>, list.length, size, chunks);
       const key = this.#executor.costKey(prepared);
       for (let index = 0; index < chunks; index++) {
-        const payload = list.slice(index * size, (index + 1) * size);
+        const from = index * size;
+        const to = Math.min(from + size, list.length);
+        const payload = (op === Op.map ? this.#executor.chunk?.(list, from, to) : undefined) ??
+          list.slice(from, to);
         this.#submit({ fn: prepared, key, op, payload, sink, index, seq: 0, cost: 0 });
       }
     };
