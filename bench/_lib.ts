@@ -65,6 +65,11 @@ if (compiled && isMainThread) {
 
 const lib = await import(new URL(compiled ? "dist/mod.js" : "mod.ts", root).href) as Lib;
 
+/** The pool's chunk packing, in the same form, for the bench's floors (exp_overhead.ts). */
+export const protocol = await import(
+  new URL(compiled ? "dist/lib/_protocol.js" : "lib/_protocol.ts", root).href
+) as typeof import("../lib/_protocol.ts");
+
 /** The same-thread entry point, in the same form. */
 export const dummy = await import(
   new URL(compiled ? "dist/dummy.js" : "dummy.ts", root).href

@@ -3,9 +3,14 @@
  * with the default chunksize; `imap` with chunksize 1 over 100,000 items; and `Pool(2)` from
  * construction to its first result, beside the runtime's bare cost of starting two Workers.
  *
+ * Beside each map, its floors on this thread: the bytes its chunks travel as, copied there
+ * and back (`memcpy`), and the calling thread's least work, that is packing the items into
+ * those bytes, cloning them both ways and unpacking the results into an array, with no Worker
+ * (it counts both halves of each clone, of which a pool's calling thread does one).
+ *
  * @module
  */
-import { Pool } from "./_lib.ts";
+import { Pool, protocol } from "./_lib.ts";
 import { type Budget, rate, type Result, time } from "./_harness.ts";
 import { bareWorkerStart } from "./js_pools.ts";
 
@@ -71,6 +76,36 @@ export async function overhead(budget: Budget): Promise<Result> {
     samples: 1,
     items: 0,
   });
+  const floors = [
+    ["numbers", xs, xs.map(inc)],
+    ["short strings", strings, strings.map(suffix)],
+    ["small objects", objects, objects.map(bump)],
+  ] as const;
+  for (const [what, items, results] of floors) {
+    const packIn = () => protocol.packChunk(items as unknown[]);
+    const out = structuredClone(protocol.packChunk(results as unknown[]));
+    const bytes = byteSize(packIn()) + byteSize(out);
+    const block = new Uint8Array(bytes);
+    rows.push(
+      await time(
+        `floor: ${what}, ${(bytes / 2 ** 20).toFixed(1)} MB copied`,
+        () => block.slice(),
+        budget,
+        nMap,
+      ),
+    );
+    rows.push(
+      await time(
+        `floor: map of ${nMap} ${what}, one thread`,
+        () => {
+          structuredClone(packIn());
+          return protocol.unpackChunk(structuredClone(out)).length;
+        },
+        budget,
+        nMap,
+      ),
+    );
+  }
   return {
     title: "6. overhead: applyAsync, map and imap of a tiny task; a pool's start",
     rows,
@@ -83,6 +118,23 @@ export async function overhead(budget: Budget): Promise<Result> {
       map_objects_per_s: rate(rows[4]),
       pool_start_ms: rows[5].min,
       bare_two_workers_ms: bare,
+      map_copy_ms: rows[7].min,
+      map_floor_ms: rows[8].min,
+      map_strings_copy_ms: rows[9].min,
+      map_strings_floor_ms: rows[10].min,
+      map_objects_copy_ms: rows[11].min,
+      map_objects_floor_ms: rows[12].min,
     },
   };
+}
+
+/** The bytes a packed chunk holds (two per UTF-16 code unit of a string). */
+function byteSize(chunk: unknown): number {
+  if (ArrayBuffer.isView(chunk)) return chunk.byteLength;
+  if (typeof chunk === "string") return chunk.length * 2;
+  if (Array.isArray(chunk)) return chunk.reduce((sum: number, v) => sum + byteSize(v), 0);
+  if (typeof chunk === "object" && chunk !== null) {
+    return Object.values(chunk).reduce((sum: number, v) => sum + byteSize(v), 0);
+  }
+  return 8;
 }

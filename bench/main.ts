@@ -245,6 +245,23 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
       of: (o, py) => divide(o.map_objects_per_s, py?.map_objects_per_s),
       target: 10,
     },
+    ...(["", "strings", "objects"] as const).flatMap((kind): RatioDef[] => {
+      const key = kind === "" ? "map" : `map_${kind}`;
+      const what = kind === "" ? "numbers" : kind === "strings" ? "short strings" : "small objects";
+      const perS = (o: Figures) => o[kind === "" ? "map_items_per_s" : `${key}_per_s`];
+      return [
+        {
+          name: `map ${count(sizes.map)} ${what}: time / one-thread floor`,
+          of: (o) => divide(divide(sizes.map * 1000, perS(o)), o[`${key}_floor_ms`]),
+          target: undefined,
+        },
+        {
+          name: `map ${count(sizes.map)} ${what}: one-thread floor vs Python`,
+          of: (o, py) => divide(divide(sizes.map * 1000, o[`${key}_floor_ms`]), py && perS(py)),
+          target: undefined,
+        },
+      ];
+    }),
     {
       name: "Manager() dict calls vs Python",
       of: (o, py) => divide(o.manager_dict_calls, py?.manager_dict_calls),
