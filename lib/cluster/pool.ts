@@ -11,6 +11,8 @@ import { BasePool, registerExecutor } from "../pool.ts";
 import { describe, type FunctionDef, functionDef } from "../reduction.ts";
 import {
   ALIVE_TTL_VISIBILITIES,
+  type BrokerTls,
+  brokerTls,
   brokerUrl,
   checkPrefix,
   type Conn,
@@ -36,6 +38,15 @@ export interface ClusterPoolOptions {
    * @default {process.env.MP_BROKER}
    */
   broker?: string;
+  /**
+   * TLS settings for a `rediss://` broker, as PEM text: `ca`, the certificate authority that
+   * signed the broker's certificate (when it is not one the system trusts), and `cert` and
+   * `key` when the broker asks clients for a certificate. Without it, the PEM files that the
+   * environment variables `MP_BROKER_CA`, `MP_BROKER_CERT` and `MP_BROKER_KEY` name.
+   *
+   * @default {undefined}
+   */
+  tls?: BrokerTls;
   /**
    * The pool's slots: it keeps at most two chunks per slot on the broker at once (the rest
    * waits in the calling program), and `map`'s default chunk size is
@@ -99,6 +110,7 @@ function randomId(): string {
 /** One pool's side of the broker: its keys, its connections and its chunks in flight. */
 class PoolBroker {
   readonly url: string;
+  readonly tls: BrokerTls | undefined;
   readonly id: string = randomId();
   readonly prefix: string;
   readonly keys: PoolKeys;
@@ -114,8 +126,9 @@ class PoolBroker {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #failure: Error | undefined;
 
-  constructor(url: string, prefix: string, settings: PoolSettings) {
+  constructor(url: string, tls: BrokerTls | undefined, prefix: string, settings: PoolSettings) {
     this.url = url;
+    this.tls = tls;
     this.prefix = prefix;
     this.keys = poolKeys(prefix, this.id);
     this.settings = settings;
@@ -149,10 +162,10 @@ class PoolBroker {
   }
 
   async #connect(): Promise<Conn> {
-    const conn = await connect(this.url, "start the cluster pool");
+    const conn = await connect(this.url, "start the cluster pool", this.tls);
     let popper: Conn;
     try {
-      popper = await connect(this.url, "start the cluster pool");
+      popper = await connect(this.url, "start the cluster pool", this.tls);
     } catch (error) {
       conn.destroy();
       throw error;
@@ -469,9 +482,11 @@ function begin(options: number | ClusterPoolOptions | undefined): { processes: n
     ? options
     : { processes: options as number | undefined };
   for (const key of Object.keys(opts)) {
-    if (!["broker", "processes", "prefix", "visibilityTimeout", "maxDeliveries"].includes(key)) {
+    if (
+      !["broker", "tls", "processes", "prefix", "visibilityTimeout", "maxDeliveries"].includes(key)
+    ) {
       throw new TypeError(
-        `Cannot create the cluster pool as it has no option '${key}': it takes broker, processes, prefix, visibilityTimeout and maxDeliveries`,
+        `Cannot create the cluster pool as it has no option '${key}': it takes broker, tls, processes, prefix, visibilityTimeout and maxDeliveries`,
       );
     }
   }
@@ -488,7 +503,8 @@ function begin(options: number | ClusterPoolOptions | undefined): { processes: n
   checkPositive(maxDeliveries, "maxDeliveries");
   const prefix = checkPrefix(opts.prefix, "create the cluster pool");
   const url = brokerUrl(opts.broker, "create the cluster pool");
-  constructing = new PoolBroker(url, prefix, { visibilityTimeout, maxDeliveries });
+  const tls = brokerTls(opts.tls, url, "create the cluster pool");
+  constructing = new PoolBroker(url, tls, prefix, { visibilityTimeout, maxDeliveries });
   return { processes };
 }
 

@@ -11,6 +11,8 @@ import { ProcessError } from "../errors.ts";
 import { Pool as LocalPool } from "../pool.ts";
 import { compileFunction, describe, fromModule } from "../reduction.ts";
 import {
+  type BrokerTls,
+  brokerTls,
   brokerUrl,
   checkPrefix,
   type Conn,
@@ -38,6 +40,15 @@ export interface ServeOptions {
    * @default {process.env.MP_BROKER}
    */
   broker?: string;
+  /**
+   * TLS settings for a `rediss://` broker, as PEM text: `ca`, the certificate authority that
+   * signed the broker's certificate, and `cert` and `key` when the broker asks clients for a
+   * certificate. Without it, the PEM files that the environment variables `MP_BROKER_CA`,
+   * `MP_BROKER_CERT` and `MP_BROKER_KEY` name.
+   *
+   * @default {undefined}
+   */
+  tls?: BrokerTls;
   /**
    * The local pool's workers, and the most chunks this program runs at once.
    *
@@ -99,6 +110,7 @@ type AnyFunction = (...args: any[]) => unknown;
  */
 export async function serve(options: ServeOptions = {}): Promise<void> {
   const url = brokerUrl(options.broker, "serve the cluster pools");
+  const tls = brokerTls(options.tls, url, "serve the cluster pools");
   const prefix = checkPrefix(options.prefix, "serve the cluster pools");
   const processes = options.processes ?? cpuCount();
   if (typeof processes !== "number" || !Number.isInteger(processes) || processes < 1) {
@@ -111,10 +123,10 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
   const signal = options.signal;
   if (signal?.aborted) return;
   const log = options.log ?? (() => {});
-  const cmd = await connect(url, "serve the cluster pools");
+  const cmd = await connect(url, "serve the cluster pools", tls);
   let reader: Conn;
   try {
-    reader = await connect(url, "serve the cluster pools");
+    reader = await connect(url, "serve the cluster pools", tls);
   } catch (error) {
     cmd.destroy();
     throw error;
