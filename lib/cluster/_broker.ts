@@ -220,15 +220,30 @@ return 0
 `;
 
 /**
- * Takes a recorded result: returns its bytes and deletes them, so that the broker holds only
- * the results not yet taken. Returns nothing for a result not recorded, or taken already.
+ * Takes recorded results: chunk id `ARGV[1]`, and up to `ARGV[2]` more ids popped from the
+ * `results` list; returns `[id, bytes, ...]` for those recorded and not taken yet, and deletes
+ * them, so that the broker holds only the results not yet taken. One round trip takes every
+ * result that arrived while the pool handled the last ones.
  *
- * KEYS: done. ARGV: chunk id.
+ * KEYS: done, results. ARGV: chunk id, how many more to pop.
  */
 export const TAKE_SCRIPT = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then redis.call('HDEL', KEYS[1], ARGV[1]) return v end
-return false
+local ids = {ARGV[1]}
+local more = tonumber(ARGV[2])
+if more > 0 then
+  local popped = redis.call('LPOP', KEYS[2], more)
+  if popped then for _, id in ipairs(popped) do ids[#ids + 1] = id end end
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[1], id)
+  if v then
+    redis.call('HDEL', KEYS[1], id)
+    out[#out + 1] = id
+    out[#out + 1] = v
+  end
+end
+return out
 `;
 
 /** An argument of a command. */

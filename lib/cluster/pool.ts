@@ -81,6 +81,9 @@ export interface ClusterPoolOptions {
   maxDeliveries?: number;
 }
 
+// At most this many jobs, or about this many bytes of them, travel as one stream entry.
+const ENTRY_JOBS = 256;
+const ENTRY_BYTES = 1 << 20;
 // Chunks of one slot on the broker at once: one running, one waiting there, so a worker
 // never waits a round trip for its next chunk; the rest waits in the calling program.
 const CHUNKS_PER_SLOT = 2;
@@ -89,6 +92,8 @@ const DEFAULT_VISIBILITY_MS = 30_000;
 const DEFAULT_MAX_DELIVERIES = 3;
 // A blocking pop returns after this long without a result, to see whether the pool ended.
 const POP_TIMEOUT_S = 1;
+// Results taken in one round trip at most: every one that waits, under load.
+const TAKE_BATCH = 256;
 // A failed command is tried again after this long while the client reconnects.
 const POP_RETRY_MS = 500;
 // Workers send a heartbeat for their chunks every second: a timeout must leave room for a few.
@@ -119,7 +124,7 @@ class PoolBroker {
   #started: Promise<Conn> | undefined;
   #popper: Conn | undefined;
   #slots = new Set<ClusterSlot>();
-  #chunks = new Map<number, { slot: ClusterSlot; seq: number }>();
+  #chunks = new Map<number, { slot: ClusterSlot; seqs: number[] }>();
   #nextChunk = 1;
   #refs = 0;
   #ended = false;
@@ -217,7 +222,7 @@ class PoolBroker {
         failingSince = 0;
         if (this.#ended) return;
         if (reply === null) await this.#sweep(conn);
-        else await this.#take(conn, Number(text((reply as unknown[])[1])));
+        else await this.#take(conn, text((reply as unknown[])[1]), TAKE_BATCH);
       } catch (error) {
         if (this.#ended) return;
         // The broker restarts: the client reconnects meanwhile, and the sweep finds the
@@ -244,22 +249,37 @@ class PoolBroker {
     const ids = [...this.#chunks.keys()];
     const values = await conn.call(["HMGET", this.keys.done, ...ids.map(String)]) as unknown[];
     for (let i = 0; i < ids.length; i++) {
-      if (values[i] !== null) await this.#take(conn, ids[i]);
+      if (values[i] !== null) await this.#take(conn, String(ids[i]), 0);
     }
   }
 
-  async #take(conn: Conn, chunkId: number): Promise<void> {
-    const entry = this.#chunks.get(chunkId);
-    if (entry === undefined) return;
-    const bytes = await conn.call(["EVAL", TAKE_SCRIPT, "1", this.keys.done, String(chunkId)]);
-    if (!(bytes instanceof Uint8Array) || !this.#chunks.delete(chunkId)) return;
-    let ok: boolean, value: unknown;
-    try {
-      [ok, value] = this.codec.decode(bytes) as [boolean, unknown];
-    } catch (error) {
-      [ok, value] = [false, error];
+  /** Takes chunk `first`'s result, and up to `more` others waiting on the results list. */
+  async #take(conn: Conn, first: string, more: number): Promise<void> {
+    if (more === 0 && !this.#chunks.has(Number(first))) return;
+    const reply = await conn.call([
+      "EVAL",
+      TAKE_SCRIPT,
+      "2",
+      this.keys.done,
+      this.keys.results,
+      first,
+      String(more),
+    ]) as unknown[];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const chunkId = Number(text(reply[i]));
+      const entry = this.#chunks.get(chunkId);
+      if (entry === undefined || !this.#chunks.delete(chunkId)) continue;
+      let outcomes: Array<[boolean, unknown]>, ran = 0;
+      try {
+        [ran, outcomes] = this.codec.decode(reply[i + 1] as Uint8Array) as [
+          number,
+          Array<[boolean, unknown]>,
+        ];
+      } catch (error) {
+        outcomes = entry.seqs.map(() => [false, error]);
+      }
+      entry.slot.arrived(entry.seqs, outcomes, ran);
     }
-    entry.slot.arrived(entry.seq, ok, value);
   }
 
   /**
@@ -272,11 +292,11 @@ class PoolBroker {
     for (const slot of [...this.#slots]) slot.failed(this.#failure);
   }
 
-  /** Puts a chunk on the stream; resolves once the broker has it. */
-  async add(slot: ClusterSlot, seq: number, bytes: Uint8Array): Promise<void> {
+  /** Puts an entry of the jobs `seqs` on the stream; resolves once the broker has it. */
+  async add(slot: ClusterSlot, seqs: number[], bytes: Uint8Array): Promise<void> {
     const conn = await this.#start();
     const chunkId = this.#nextChunk++;
-    this.#chunks.set(chunkId, { slot, seq });
+    this.#chunks.set(chunkId, { slot, seqs });
     const since = Date.now();
     for (;;) {
       try {
@@ -356,9 +376,9 @@ class ClusterSlot implements Slot {
   readonly name: string;
   #broker: PoolBroker;
   #hooks: SlotHooks;
-  #waiting = new Deque<{ job: Job; bytes: Uint8Array }>();
-  #sent = new Deque<{ seq: number; at: number }>();
-  #done = new Map<number, { ok: boolean; value: unknown }>();
+  #waiting = new Deque<{ seq: number; bytes: Uint8Array }>();
+  #sent = new Deque<number>();
+  #done = new Map<number, { ok: boolean; value: unknown; cost: number }>();
   #onBroker = 0;
   #ready = false;
   #ended = false;
@@ -395,8 +415,8 @@ class ClusterSlot implements Slot {
         (rejected ??= []).push([job, notSendable(error, "the task's arguments")]);
         continue;
       }
-      this.#waiting.push({ job, bytes });
-      this.#sent.push({ seq: job.seq, at: performance.now() });
+      this.#waiting.push({ seq: job.seq, bytes });
+      this.#sent.push(job.seq);
     }
     this.#flush();
     return rejected;
@@ -404,34 +424,65 @@ class ClusterSlot implements Slot {
 
   #flush(): void {
     while (this.#ready && !this.#ended && this.#onBroker < CHUNKS_PER_SLOT) {
-      const next = this.#waiting.shift();
-      if (next === undefined) return;
+      if (this.#waiting.length === 0) return;
+      // The jobs waiting go as one entry: the broker's and the workers' cost is per entry,
+      // so single tasks (applyAsync in a loop, imap with chunksize 1) pay it once per batch
+      // instead of once each. Catch: the jobs of an entry share its deliveries.
+      const seqs: number[] = [];
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      while (this.#waiting.length > 0 && seqs.length < ENTRY_JOBS && size < ENTRY_BYTES) {
+        const { seq, bytes } = this.#waiting.shift()!;
+        seqs.push(seq);
+        parts.push(bytes);
+        size += bytes.byteLength;
+      }
+      let entry: Uint8Array;
+      try {
+        entry = this.#broker.codec.encode(parts);
+      } catch (error) {
+        this.#onBroker++;
+        this.arrived(seqs, seqs.map(() => [false, error]), 0);
+        continue;
+      }
       this.#onBroker++;
-      this.#broker.add(this, next.job.seq, next.bytes).catch((error) => {
-        this.arrived(next.job.seq, false, error);
+      this.#broker.add(this, seqs, entry).catch((error) => {
+        this.arrived(seqs, seqs.map(() => [false, error]), 0);
       });
     }
   }
 
-  arrived(seq: number, ok: boolean, value: unknown): void {
+  /**
+   * An entry's outcomes arrived, one per job of `seqs`, and the milliseconds the worker took
+   * to run them. That time, shared among the jobs, is what the pool learns a job costs (not
+   * the round trip, whose waits in the stream would make every job look dear and keep every
+   * entry at one job: bench/cluster.ts): tiny tasks come out cheap, so the pool hands this
+   * slot more and they travel in larger entries; slow ones travel one or two an entry, spread
+   * over the workers.
+   */
+  arrived(seqs: number[], outcomes: Array<[boolean, unknown]>, ran: number): void {
     if (this.#ended) return;
     this.#onBroker--;
-    this.#done.set(seq, { ok, value });
+    const cost = ran / seqs.length;
+    for (let i = 0; i < seqs.length; i++) {
+      const [ok, value] = outcomes[i] ?? [false, new Error("The worker sent no result")];
+      this.#done.set(seqs[i], { ok, value, cost });
+    }
     const results: unknown[] = [];
     let busy = 0;
-    for (let head; (head = this.#sent.peek()) !== undefined && this.#done.has(head.seq);) {
+    for (let head; (head = this.#sent.peek()) !== undefined && this.#done.has(head);) {
       this.#sent.shift();
-      const outcome = this.#done.get(head.seq)!;
-      this.#done.delete(head.seq);
-      results.push(head.seq, outcome.ok ? 1 : 0, outcome.value);
-      busy += performance.now() - head.at;
+      const outcome = this.#done.get(head)!;
+      this.#done.delete(head);
+      results.push(head, outcome.ok ? 1 : 0, outcome.value);
+      busy += outcome.cost;
     }
     this.#flush();
     if (results.length > 0) this.#hooks.results(this, results, busy);
   }
 
   running(): number {
-    return this.#sent.peek()?.seq ?? 0;
+    return this.#sent.peek() ?? 0;
   }
 
   async terminate(): Promise<void> {

@@ -69,6 +69,8 @@ export interface ServeOptions {
 
 // A blocking read returns after this long without a chunk, to look for new pools and stop.
 const BLOCK_MS = 500;
+// Chunks this program holds per local worker (see ClusterWorker's constructor).
+const CHUNKS_PER_WORKER = 2;
 // The registry of pools is read again this often.
 const REFRESH_MS = 1000;
 
@@ -169,7 +171,9 @@ class ClusterWorker {
     this.#cmd = cmd;
     this.#reader = reader;
     this.#prefix = prefix;
-    this.#capacity = capacity;
+    // Chunks held at once: one running on each local worker and one waiting behind it, so a
+    // local worker never idles for the broker's round trip to its next chunk.
+    this.#capacity = capacity * CHUNKS_PER_WORKER;
     this.#log = log;
     this.#local = new LocalPool(capacity);
   }
@@ -302,7 +306,14 @@ class ClusterWorker {
               deliveries - 1
             } times and each time the worker died or went quiet for longer than the pool's visibilityTimeout of ${timeout} ms: a task that ends its worker (process.exit(), a crash, running out of memory) fails after maxDeliveries (${pool.settings.maxDeliveries}) deliveries. Fix the task, or raise 'visibilityTimeout' if it only runs long`,
           );
-          await this.#record(pool, entryId, text(data.get("c")), false, error);
+          let jobs = 1;
+          try {
+            jobs = (this.#codec.decode(data.get("d")!) as unknown[]).length;
+          } catch {
+            // Unreadable: one outcome fails the entry's jobs as well.
+          }
+          const outcomes = Array.from({ length: jobs }, () => [false, error] as [boolean, unknown]);
+          await this.#record(pool, entryId, text(data.get("c")), outcomes);
           continue;
         }
         this.#log(`claimed chunk ${entryId} of pool ${pool.id} (delivery ${deliveries})`);
@@ -360,23 +371,31 @@ class ClusterWorker {
 
   async #execute(pool: ServedPool, entry: string, data: Map<string, Uint8Array>): Promise<void> {
     const chunkId = text(data.get("c"));
-    let ok: boolean;
-    let value: unknown;
+    let outcomes: Array<[boolean, unknown]>;
+    const started = performance.now();
     try {
-      const [op, name, source, module, payload] = this.#codec.decode(data.get("d")!) as ChunkRecord;
-      const fn = this.#function(name, source, module);
-      if (op === 0) value = await this.#local.apply(fn, payload as unknown[]);
-      else if (op === 1) value = await this.#local.map(fn, payload as unknown[]);
-      else value = await this.#local.starmap(fn, payload as unknown[][]);
-      ok = true;
+      // An entry holds the records of one or more jobs; they run at once on the local pool.
+      const parts = this.#codec.decode(data.get("d")!) as Uint8Array[];
+      outcomes = await Promise.all(parts.map((part) => this.#run(part)));
     } catch (error) {
-      ok = false;
-      value = error;
+      outcomes = [[false, error]];
     }
     try {
-      await this.#record(pool, entry, chunkId, ok, value);
+      await this.#record(pool, entry, chunkId, outcomes, performance.now() - started);
     } catch (error) {
       if (!isGone(error)) this.#log(`could not record chunk ${entry} of pool ${pool.id}: ${error}`);
+    }
+  }
+
+  async #run(part: Uint8Array): Promise<[boolean, unknown]> {
+    try {
+      const [op, name, source, module, payload] = this.#codec.decode(part) as ChunkRecord;
+      const fn = this.#function(name, source, module);
+      if (op === 0) return [true, await this.#local.apply(fn, payload as unknown[])];
+      if (op === 1) return [true, await this.#local.map(fn, payload as unknown[])];
+      return [true, await this.#local.starmap(fn, payload as unknown[][])];
+    } catch (error) {
+      return [false, error];
     }
   }
 
@@ -392,12 +411,30 @@ class ClusterWorker {
     return fn;
   }
 
-  async #record(pool: ServedPool, entry: string, chunkId: string, ok: boolean, value: unknown) {
+  async #record(
+    pool: ServedPool,
+    entry: string,
+    chunkId: string,
+    outcomes: Array<[boolean, unknown]>,
+    ran = 0,
+  ) {
+    // The milliseconds the jobs ran go with their outcomes: the pool sizes its entries by them.
     let bytes: Uint8Array;
     try {
-      bytes = this.#codec.encode([ok, value]);
-    } catch (error) {
-      bytes = this.#codec.encode([false, notSendable(error, "the task's result")]);
+      bytes = this.#codec.encode([ran, outcomes]);
+    } catch {
+      // Only the results that cannot travel fail.
+      bytes = this.#codec.encode([
+        ran,
+        outcomes.map((outcome) => {
+          try {
+            this.#codec.encode(outcome);
+            return outcome;
+          } catch (error) {
+            return [false, notSendable(error, "the task's result")];
+          }
+        }),
+      ]);
     }
     const k = pool.keys;
     const since = Date.now();
