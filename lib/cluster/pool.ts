@@ -271,10 +271,10 @@ class PoolBroker {
       if (entry === undefined || !this.#chunks.delete(chunkId)) continue;
       let outcomes: Array<[boolean, unknown]>, ran = 0;
       try {
-        [ran, outcomes] = this.codec.decode(reply[i + 1] as Uint8Array) as [
-          number,
-          Array<[boolean, unknown]>,
-        ];
+        let decoded = this.codec.decode(reply[i + 1] as Uint8Array);
+        // Instances of registered classes this program does not know yet: import their modules.
+        if (this.codec.unresolved) decoded = await this.codec.resolve(decoded);
+        [ran, outcomes] = decoded as [number, Array<[boolean, unknown]>];
       } catch (error) {
         outcomes = entry.seqs.map(() => [false, error]);
       }

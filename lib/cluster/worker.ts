@@ -389,7 +389,10 @@ class ClusterWorker {
 
   async #run(part: Uint8Array): Promise<[boolean, unknown]> {
     try {
-      const [op, name, source, module, payload] = this.#codec.decode(part) as ChunkRecord;
+      let record = this.#codec.decode(part) as ChunkRecord;
+      // Instances of registered classes this program does not know yet: import their modules.
+      if (this.#codec.unresolved) record = await this.#codec.resolve(record) as ChunkRecord;
+      const [op, name, source, module, payload] = record;
       const fn = this.#function(name, source, module);
       if (op === 0) return [true, await this.#local.apply(fn, payload as unknown[])];
       if (op === 1) return [true, await this.#local.map(fn, payload as unknown[])];
