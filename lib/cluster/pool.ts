@@ -124,7 +124,7 @@ class PoolBroker {
   #started: Promise<Conn> | undefined;
   #popper: Conn | undefined;
   #slots = new Set<ClusterSlot>();
-  #chunks = new Map<number, { slot: ClusterSlot; seqs: number[] }>();
+  #chunks = new Map<number, { slot: ClusterSlot; seqs: number[]; parts: Uint8Array[] }>();
   #nextChunk = 1;
   #refs = 0;
   #ended = false;
@@ -269,7 +269,7 @@ class PoolBroker {
       const chunkId = Number(text(reply[i]));
       const entry = this.#chunks.get(chunkId);
       if (entry === undefined || !this.#chunks.delete(chunkId)) continue;
-      let outcomes: Array<[boolean, unknown]>, ran = 0;
+      let outcomes: Array<[boolean, unknown]> | null, ran = 0;
       try {
         let decoded = this.codec.decode(reply[i + 1] as Uint8Array);
         // Instances of registered classes this program does not know yet: import their modules.
@@ -278,7 +278,10 @@ class PoolBroker {
       } catch (error) {
         outcomes = entry.seqs.map(() => [false, error]);
       }
-      entry.slot.arrived(entry.seqs, outcomes, ran);
+      // No outcomes: a worker took the entry after another had died with it, and asks for
+      // its jobs to go one an entry, so that a task that kills workers fails alone.
+      if (outcomes === null) entry.slot.split(entry.seqs, entry.parts);
+      else entry.slot.arrived(entry.seqs, outcomes, ran);
     }
   }
 
@@ -293,10 +296,15 @@ class PoolBroker {
   }
 
   /** Puts an entry of the jobs `seqs` on the stream; resolves once the broker has it. */
-  async add(slot: ClusterSlot, seqs: number[], bytes: Uint8Array): Promise<void> {
+  async add(
+    slot: ClusterSlot,
+    seqs: number[],
+    parts: Uint8Array[],
+    bytes: Uint8Array,
+  ): Promise<void> {
     const conn = await this.#start();
     const chunkId = this.#nextChunk++;
-    this.#chunks.set(chunkId, { slot, seqs });
+    this.#chunks.set(chunkId, { slot, seqs, parts });
     const since = Date.now();
     for (;;) {
       try {
@@ -377,6 +385,8 @@ class ClusterSlot implements Slot {
   #broker: PoolBroker;
   #hooks: SlotHooks;
   #waiting = new Deque<{ seq: number; bytes: Uint8Array }>();
+  // Jobs of a split entry: they go first, one an entry.
+  #alone = new Deque<{ seq: number; bytes: Uint8Array }>();
   #sent = new Deque<number>();
   #done = new Map<number, { ok: boolean; value: unknown; cost: number }>();
   #onBroker = 0;
@@ -424,14 +434,23 @@ class ClusterSlot implements Slot {
 
   #flush(): void {
     while (this.#ready && !this.#ended && this.#onBroker < CHUNKS_PER_SLOT) {
-      if (this.#waiting.length === 0) return;
+      if (this.#waiting.length === 0 && this.#alone.length === 0) return;
       // The jobs waiting go as one entry: the broker's and the workers' cost is per entry,
       // so single tasks (applyAsync in a loop, imap with chunksize 1) pay it once per batch
-      // instead of once each. Catch: the jobs of an entry share its deliveries.
+      // instead of once each. Catch: the jobs of an entry share its deliveries until a
+      // worker finds its last worker died with it; then they go one an entry (split()).
       const seqs: number[] = [];
       const parts: Uint8Array[] = [];
       let size = 0;
-      while (this.#waiting.length > 0 && seqs.length < ENTRY_JOBS && size < ENTRY_BYTES) {
+      const alone = this.#alone.shift();
+      if (alone !== undefined) {
+        seqs.push(alone.seq);
+        parts.push(alone.bytes);
+      }
+      while (
+        alone === undefined && this.#waiting.length > 0 && seqs.length < ENTRY_JOBS &&
+        size < ENTRY_BYTES
+      ) {
         const { seq, bytes } = this.#waiting.shift()!;
         seqs.push(seq);
         parts.push(bytes);
@@ -446,7 +465,7 @@ class ClusterSlot implements Slot {
         continue;
       }
       this.#onBroker++;
-      this.#broker.add(this, seqs, entry).catch((error) => {
+      this.#broker.add(this, seqs, parts, entry).catch((error) => {
         this.arrived(seqs, seqs.map(() => [false, error]), 0);
       });
     }
@@ -460,6 +479,14 @@ class ClusterSlot implements Slot {
    * slot more and they travel in larger entries; slow ones travel one or two an entry, spread
    * over the workers.
    */
+  /** An entry of the jobs `seqs`, with their records `parts`, is to go again one job an entry. */
+  split(seqs: number[], parts: Uint8Array[]): void {
+    if (this.#ended) return;
+    this.#onBroker--;
+    for (let i = 0; i < seqs.length; i++) this.#alone.push({ seq: seqs[i], bytes: parts[i] });
+    this.#flush();
+  }
+
   arrived(seqs: number[], outcomes: Array<[boolean, unknown]>, ran: number): void {
     if (this.#ended) return;
     this.#onBroker--;
@@ -490,6 +517,7 @@ class ClusterSlot implements Slot {
     this.#ended = true;
     if (this.#refs) this.#broker.unref();
     this.#waiting.drain();
+    this.#alone.drain();
     await this.#broker.ended(this);
     this.#hooks.exit(this, 0, undefined);
   }

@@ -165,6 +165,8 @@ class ClusterWorker {
   #codec = clusterCodec();
   #local: LocalPool;
   #stopping = false;
+  // A claimed chunk runs, alone (see #turn).
+  #isolated = false;
   #wake: (() => void) | undefined;
 
   constructor(cmd: Conn, reader: Conn, prefix: string, capacity: number, log: (l: string) => void) {
@@ -207,7 +209,12 @@ class ClusterWorker {
   async #turn(): Promise<void> {
     if (performance.now() - this.#refreshedAt >= REFRESH_MS) await this.#refresh();
     if (this.#pools.size === 0) return await this.#sleep(BLOCK_MS);
-    await this.#claim();
+    // A chunk claimed back from a worker that died or stalled with it runs alone here: if it
+    // kills this program too, no other chunk dies with it and counts a delivery towards its
+    // maxDeliveries. Catch: a program kept busy claims only when its chunks run dry, at the
+    // latest when the pools' bound on chunks in flight leaves the stream empty.
+    if (this.#running.size === 0) await this.#claim();
+    if (this.#isolated) return await this.#sleep(BLOCK_MS);
     const free = this.#capacity - this.#running.size;
     if (free <= 0) return await this.#sleep(BLOCK_MS);
     await this.#read(free);
@@ -280,7 +287,7 @@ class ClusterWorker {
           String(timeout),
           "0-0",
           "COUNT",
-          String(Math.max(1, this.#capacity - this.#running.size)),
+          "1",
         ]) as unknown[];
       } catch (error) {
         if (isGone(error)) continue;
@@ -300,24 +307,34 @@ class ClusterWorker {
         ]) as unknown[][];
         const deliveries = Number(pending[0]?.[3] ?? 1);
         const data = fields(flat);
+        let jobs = 1;
+        try {
+          jobs = (this.#codec.decode(data.get("d")!) as unknown[]).length;
+        } catch {
+          // Unreadable: one outcome fails the entry's jobs as well.
+        }
+        if (jobs > 1) {
+          // Its last worker died or stalled with it: ask the pool to send its jobs one an
+          // entry, so that a task that kills workers fails alone, not with its companions.
+          await this.#record(pool, entryId, text(data.get("c")), null);
+          this.#log(`split chunk ${entryId} of pool ${pool.id} (delivery ${deliveries})`);
+          pool.claimedAt = 0;
+          continue;
+        }
         if (deliveries > pool.settings.maxDeliveries) {
           const error = new ProcessError(
             `Cannot finish the task as it was handed to a worker ${
               deliveries - 1
             } times and each time the worker died or went quiet for longer than the pool's visibilityTimeout of ${timeout} ms: a task that ends its worker (process.exit(), a crash, running out of memory) fails after maxDeliveries (${pool.settings.maxDeliveries}) deliveries. Fix the task, or raise 'visibilityTimeout' if it only runs long`,
           );
-          let jobs = 1;
-          try {
-            jobs = (this.#codec.decode(data.get("d")!) as unknown[]).length;
-          } catch {
-            // Unreadable: one outcome fails the entry's jobs as well.
-          }
-          const outcomes = Array.from({ length: jobs }, () => [false, error] as [boolean, unknown]);
+          const outcomes: Array<[boolean, unknown]> = [[false, error]];
           await this.#record(pool, entryId, text(data.get("c")), outcomes);
+          pool.claimedAt = 0;
           continue;
         }
         this.#log(`claimed chunk ${entryId} of pool ${pool.id} (delivery ${deliveries})`);
-        this.#start(pool, entryId, data);
+        this.#start(pool, entryId, data, true);
+        return;
       }
     }
   }
@@ -359,12 +376,18 @@ class ClusterWorker {
     }
   }
 
-  #start(pool: ServedPool, entry: string, data: Map<string, Uint8Array>): void {
+  #start(pool: ServedPool, entry: string, data: Map<string, Uint8Array>, isolated = false): void {
     const key = `${pool.id} ${entry}`;
     if (this.#running.has(key)) return;
     this.#running.set(key, { pool, entry });
+    if (isolated) this.#isolated = true;
     void this.#execute(pool, entry, data).finally(() => {
       this.#running.delete(key);
+      if (isolated) {
+        this.#isolated = false;
+        // Others may be waiting to be claimed: look again at once.
+        pool.claimedAt = 0;
+      }
       this.#wake?.();
     });
   }
@@ -418,7 +441,7 @@ class ClusterWorker {
     pool: ServedPool,
     entry: string,
     chunkId: string,
-    outcomes: Array<[boolean, unknown]>,
+    outcomes: Array<[boolean, unknown]> | null,
     ran = 0,
   ) {
     // The milliseconds the jobs ran go with their outcomes: the pool sizes its entries by them.
@@ -429,7 +452,7 @@ class ClusterWorker {
       // Only the results that cannot travel fail.
       bytes = this.#codec.encode([
         ran,
-        outcomes.map((outcome) => {
+        outcomes!.map((outcome) => {
           try {
             this.#codec.encode(outcome);
             return outcome;
