@@ -35,6 +35,7 @@
  */
 import "./lib/_version.ts";
 export { type ClusterPoolOptions, Pool } from "./lib/cluster/pool.ts";
+export type { BrokerTls } from "./lib/cluster/_broker.ts";
 export { serve, type ServeOptions } from "./lib/cluster/worker.ts";
 export { Process } from "./lib/process.ts";
 export { Manager } from "./lib/managers.ts";

@@ -7,7 +7,10 @@
  * node node_modules/@mp/multiprocessing/dist/cluster_worker.js --broker redis://HOST:6379
  * ```
  *
- * Options: `--broker URL` (or the environment variable `MP_BROKER`), `--processes N` (the
+ * Options: `--broker URL` (or the environment variable `MP_BROKER`); for a `rediss://` broker,
+ * `--tls-ca FILE` (the CA that signed the broker's certificate) and, when the broker asks
+ * clients for a certificate, `--tls-cert FILE` and `--tls-key FILE` (PEM files; or the
+ * environment variables `MP_BROKER_CA`, `MP_BROKER_CERT`, `MP_BROKER_KEY`); `--processes N` (the
  * local pool's size; default: the machine's cores), `--prefix NAME` (the pools' namespace;
  * default `mp`), `--quiet`. The first signal stops taking chunks and finishes those running;
  * a second one ends the program at once (its chunks go to other workers).
@@ -21,11 +24,13 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
+import type { BrokerTls } from "./lib/cluster/_broker.ts";
 import { serve } from "./lib/cluster/worker.ts";
 
 const USAGE =
-  "Usage: cluster_worker [--broker redis://[:PASSWORD@]HOST:PORT] [--processes N] [--prefix NAME] [--quiet]";
+  "Usage: cluster_worker [--broker redis://[:PASSWORD@]HOST:PORT] [--tls-ca FILE] [--tls-cert FILE] [--tls-key FILE] [--processes N] [--prefix NAME] [--quiet]";
 
 /**
  * Runs the worker program with command-line arguments.
@@ -35,7 +40,7 @@ const USAGE =
  * @throws {TypeError} For an unknown argument or a missing value (as a rejection).
  */
 export async function main(args: string[]): Promise<void> {
-  const options: { broker?: string; processes?: number; prefix?: string } = {};
+  const options: { broker?: string; tls?: BrokerTls; processes?: number; prefix?: string } = {};
   let quiet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -49,7 +54,22 @@ export async function main(args: string[]): Promise<void> {
       }
       return v;
     };
+    const pem = (field: keyof BrokerTls) => {
+      const path = value();
+      try {
+        (options.tls ??= {})[field] = readFileSync(path, "utf8");
+      } catch (error) {
+        throw new TypeError(
+          `Cannot start the worker as ${flag} names a file that cannot be read: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+      }
+    };
     if (flag === "--broker") options.broker = value();
+    else if (flag === "--tls-ca") pem("ca");
+    else if (flag === "--tls-cert") pem("cert");
+    else if (flag === "--tls-key") pem("key");
     else if (flag === "--prefix") options.prefix = value();
     else if (flag === "--processes") options.processes = Number(value());
     else if (flag === "--quiet") quiet = true;

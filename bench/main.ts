@@ -118,6 +118,14 @@ const PYTHON_FIGURES: Record<string, string[]> = {
 
 const selected = (name: string) => ONLY === undefined || ONLY.includes(name);
 
+// The cluster experiment (bench/cluster.ts): asked for by --only=cluster, or by default where
+// redis-server is installed. Its ratios come from clusterRatios() in ratioDefs().
+const clusterBench = await import("./cluster.ts");
+if (ONLY?.includes("cluster") || (ONLY === undefined && clusterBench.haveRedisServer())) {
+  EXPERIMENTS.cluster = clusterBench.cluster;
+  PYTHON_FIGURES.cluster = clusterBench.CLUSTER_PYTHON;
+}
+
 /** One round: every side once, in the order given, after the load average was read. */
 export interface Round {
   /** The load average (1, 5 and 15 minutes) just before the round. */
@@ -331,6 +339,7 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
       target: undefined,
     },
   ];
+  defs.push(...clusterBench.clusterRatios(sizes));
   for (const [key, target] of Object.entries(PRIMITIVE_TARGETS)) {
     defs.push({ name: key, of: (o) => divide(o[key], 1e6), target: target / 1e6, unit: "M/s" });
   }

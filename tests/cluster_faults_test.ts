@@ -22,6 +22,7 @@ const stamp = fromModule<(path: string, x: number, ms: number) => Promise<number
   "stamp",
 );
 const crash = fromModule<() => never>(TASKS, "crash");
+const crashOn = fromModule<(x: number) => number>(TASKS, "crashOn");
 const tagged = fromModule<(x: number) => [number, string]>(TASKS, "tagged");
 const T = { timeout: 120_000 };
 const VISIBILITY = 3000;
@@ -194,6 +195,53 @@ describe(
           settled = true;
           await supervise;
           await worker.stop();
+          await redis.stop();
+        }
+      },
+    );
+
+    test(
+      "a task that kills its worker fails alone: the cheap tasks sent with it in one entry complete",
+      T,
+      async () => {
+        const redis = await startRedis();
+        const started: WorkerProcess[] = [await startWorker(redis.url)];
+        let settled = false;
+        const supervise = (async () => {
+          while (!settled) {
+            const result = await Promise.race([
+              started[started.length - 1].exited,
+              new Promise((r) => setTimeout(() => r("running"), 200)),
+            ]);
+            if (result !== "running" && !settled) started.push(await startWorker(redis.url));
+          }
+        })();
+        try {
+          await using pool = new Pool({
+            broker: redis.url,
+            visibilityTimeout: VISIBILITY,
+            maxDeliveries: 2,
+            processes: 2,
+          });
+          // The pool learns that crashOn is cheap, and sends it several to an entry.
+          const items = Array.from({ length: 2000 }, (_, i) => i);
+          assert.deepEqual(await pool.map(crashOn, items, 1), items);
+          const results = await Promise.allSettled(
+            Array.from({ length: 200 }, (_, i) => pool.apply(crashOn, [i === 100 ? -1 : i])),
+          );
+          for (let i = 0; i < results.length; i++) {
+            const r = results[i];
+            if (i === 100) {
+              assert.equal(r.status, "rejected");
+              assert.match(((r as PromiseRejectedResult).reason as Error).message, /maxDeliveries/);
+            } else {
+              assert.deepEqual(r, { status: "fulfilled", value: i }, `task ${i}`);
+            }
+          }
+        } finally {
+          settled = true;
+          await supervise;
+          await started[started.length - 1].stop();
           await redis.stop();
         }
       },

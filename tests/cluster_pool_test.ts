@@ -11,8 +11,10 @@ import {
   startWorker,
   type WorkerProcess,
 } from "./_redis.ts";
+import { Counter, Point, Unmarked } from "./fixtures/parity_cls_classes.ts";
 
 const TASKS = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
+const CLASSES = new URL("./fixtures/parity_cls_classes.ts", import.meta.url).href;
 const square = fromModule<(x: number) => number>(TASKS, "square");
 const T = { timeout: 60_000 };
 
@@ -137,6 +139,24 @@ describe("cluster Pool", { skip: !haveRedis() && "redis-server is not installed"
     await assert.rejects(
       pool.apply(() => () => 1, []),
       (e: Error) => e instanceof TypeError && /cannot be cloned|the task's result/.test(e.message),
+    );
+  });
+
+  test("instances of classes registered with registerClass() travel both ways", T, async () => {
+    await using pool = new Pool({ broker: redis.url });
+    const double = fromModule<(p: Point) => Point>(CLASSES, "double");
+    const doubled = await pool.apply(double, [new Point(1, 2)]);
+    assert.ok(doubled instanceof Point);
+    assert.deepEqual([doubled.x, doubled.y], [2, 4]);
+    const counters = await pool.map((c: Counter) => c.increment(), [
+      new Counter(1),
+      new Counter(5),
+    ]);
+    assert.ok(counters.every((c) => c instanceof Counter));
+    assert.deepEqual(counters.map((c) => c.count), [2, 6]);
+    await assert.rejects(
+      pool.apply((u: unknown) => u, [new Unmarked(1)]),
+      (e: Error) => e instanceof TypeError && /registerClass/.test(e.message),
     );
   });
 

@@ -4,6 +4,7 @@
 // program (lib/cluster/worker.ts).
 
 import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { createClient, RESP_TYPES } from "@redis/client";
 import { describe } from "../reduction.ts";
@@ -54,6 +55,93 @@ export function brokerUrl(option: unknown, what: string): string {
     );
   }
   return url;
+}
+
+/**
+ * TLS settings for a `rediss://` broker, as PEM text (`readFileSync(path, "utf8")`): the
+ * certificate authority that signed the broker's certificate, and this side's certificate and
+ * key when the broker asks clients for one (`tls-auth-clients yes`).
+ */
+export interface BrokerTls {
+  /** The CA certificate(s) to trust instead of the system's. */
+  ca?: string;
+  /** This client's certificate chain. */
+  cert?: string;
+  /** This client's private key. */
+  key?: string;
+}
+
+/** The environment variables that name PEM files when no `tls` option is given. */
+export const TLS_ENV: Readonly<Record<keyof BrokerTls, string>> = {
+  ca: "MP_BROKER_CA",
+  cert: "MP_BROKER_CERT",
+  key: "MP_BROKER_KEY",
+};
+
+function env(name: string): string | undefined {
+  try {
+    return process.env[name] || undefined;
+  } catch {
+    // Deno without --allow-env: as if it were not set.
+    return undefined;
+  }
+}
+
+/**
+ * The TLS settings: the option, else the PEM files the environment variables name, checked
+ * against the URL (TLS settings need `rediss://`).
+ */
+export function brokerTls(option: unknown, url: string, what: string): BrokerTls | undefined {
+  let tls: BrokerTls | undefined;
+  if (option !== undefined) {
+    if (typeof option !== "object" || option === null) {
+      throw new TypeError(
+        `Cannot ${what} as 'tls' must be an object of PEM text { ca, cert, key }: received ${
+          describe(option)
+        }`,
+      );
+    }
+    tls = {};
+    for (const [field, value] of Object.entries(option)) {
+      if (!(field in TLS_ENV)) {
+        throw new TypeError(
+          `Cannot ${what} as 'tls' has no field '${field}': it takes ca, cert and key (PEM text)`,
+        );
+      }
+      if (value === undefined) continue;
+      if (typeof value !== "string" || !value.includes("-----BEGIN")) {
+        throw new TypeError(
+          `Cannot ${what} as 'tls.${field}' must be PEM text (the file's contents, as readFileSync(path, "utf8") gives them): received ${
+            describe(typeof value === "string" ? `${value.slice(0, 40)}…` : value)
+          }`,
+        );
+      }
+      tls[field as keyof BrokerTls] = value;
+    }
+  } else {
+    for (const [field, name] of Object.entries(TLS_ENV)) {
+      const path = env(name);
+      if (path === undefined) continue;
+      try {
+        (tls ??= {})[field as keyof BrokerTls] = readFileSync(path, "utf8");
+      } catch (error) {
+        throw new Error(
+          `Cannot ${what} as the file ${name} names cannot be read: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error },
+        );
+      }
+    }
+  }
+  if (tls !== undefined && Object.keys(tls).length > 0 && !url.startsWith("rediss:")) {
+    throw new TypeError(
+      `Cannot ${what} as TLS settings (${
+        Object.keys(tls).join(", ")
+      }) need a rediss:// broker URL: received '${safeUrl(url)}'`,
+    );
+  }
+  return tls;
 }
 
 /** The URL without its password, for messages. */
@@ -132,15 +220,30 @@ return 0
 `;
 
 /**
- * Takes a recorded result: returns its bytes and deletes them, so that the broker holds only
- * the results not yet taken. Returns nothing for a result not recorded, or taken already.
+ * Takes recorded results: chunk id `ARGV[1]`, and up to `ARGV[2]` more ids popped from the
+ * `results` list; returns `[id, bytes, ...]` for those recorded and not taken yet, and deletes
+ * them, so that the broker holds only the results not yet taken. One round trip takes every
+ * result that arrived while the pool handled the last ones.
  *
- * KEYS: done. ARGV: chunk id.
+ * KEYS: done, results. ARGV: chunk id, how many more to pop.
  */
 export const TAKE_SCRIPT = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then redis.call('HDEL', KEYS[1], ARGV[1]) return v end
-return false
+local ids = {ARGV[1]}
+local more = tonumber(ARGV[2])
+if more > 0 then
+  local popped = redis.call('LPOP', KEYS[2], more)
+  if popped then for _, id in ipairs(popped) do ids[#ids + 1] = id end end
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[1], id)
+  if v then
+    redis.call('HDEL', KEYS[1], id)
+    out[#out + 1] = id
+    out[#out + 1] = v
+  end
+end
+return out
 `;
 
 /** An argument of a command. */
@@ -166,7 +269,7 @@ export const RECONNECT_FOR_MS = 60_000;
  * @throws {Error} If it cannot be reached, or refuses the password: saying where and how to
  *   start it.
  */
-export async function connect(url: string, what: string): Promise<Conn> {
+export async function connect(url: string, what: string, tls?: BrokerTls): Promise<Conn> {
   let up = false;
   let downSince = 0;
   const client = createClient({
@@ -174,6 +277,7 @@ export async function connect(url: string, what: string): Promise<Conn> {
     // Replies as flat arrays (RESP2), which the readers here walk.
     RESP: 2,
     socket: {
+      ...tls,
       connectTimeout: 10_000,
       reconnectStrategy: (retries: number, cause: Error) => {
         // A broker that was never reached is reported at once; one that was, retried.
@@ -192,6 +296,15 @@ export async function connect(url: string, what: string): Promise<Conn> {
   } catch (error) {
     client.destroy?.();
     const reason = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown })?.code;
+    if (url.startsWith("rediss:") && isTlsFailure(reason, code)) {
+      throw new Error(
+        `Cannot ${what} as the TLS handshake with the broker at ${
+          safeUrl(url)
+        } failed (${reason}): give the CA that signed the broker's certificate as the 'tls.ca' option or ${TLS_ENV.ca}=FILE, and a client certificate and key ('tls.cert', 'tls.key') if the broker asks for one`,
+        { cause: error },
+      );
+    }
     throw new Error(
       `Cannot ${what} as the broker at ${
         safeUrl(url)
@@ -217,6 +330,11 @@ export async function connect(url: string, what: string): Promise<Conn> {
       }
     },
   };
+}
+
+function isTlsFailure(reason: string, code: unknown): boolean {
+  return (typeof code === "string" && /CERT|SSL|TLS|SELF_SIGNED|ERR_TLS/.test(code)) ||
+    /certificate|handshake|ssl|tls|self.signed|unknown ca|alert/i.test(reason);
 }
 
 /** Resolves after `ms` milliseconds. */

@@ -11,6 +11,8 @@ import { BasePool, registerExecutor } from "../pool.ts";
 import { describe, type FunctionDef, functionDef } from "../reduction.ts";
 import {
   ALIVE_TTL_VISIBILITIES,
+  type BrokerTls,
+  brokerTls,
   brokerUrl,
   checkPrefix,
   type Conn,
@@ -36,6 +38,15 @@ export interface ClusterPoolOptions {
    * @default {process.env.MP_BROKER}
    */
   broker?: string;
+  /**
+   * TLS settings for a `rediss://` broker, as PEM text: `ca`, the certificate authority that
+   * signed the broker's certificate (when it is not one the system trusts), and `cert` and
+   * `key` when the broker asks clients for a certificate. Without it, the PEM files that the
+   * environment variables `MP_BROKER_CA`, `MP_BROKER_CERT` and `MP_BROKER_KEY` name.
+   *
+   * @default {undefined}
+   */
+  tls?: BrokerTls;
   /**
    * The pool's slots: it keeps at most two chunks per slot on the broker at once (the rest
    * waits in the calling program), and `map`'s default chunk size is
@@ -70,6 +81,9 @@ export interface ClusterPoolOptions {
   maxDeliveries?: number;
 }
 
+// At most this many jobs, or about this many bytes of them, travel as one stream entry.
+const ENTRY_JOBS = 256;
+const ENTRY_BYTES = 1 << 20;
 // Chunks of one slot on the broker at once: one running, one waiting there, so a worker
 // never waits a round trip for its next chunk; the rest waits in the calling program.
 const CHUNKS_PER_SLOT = 2;
@@ -78,6 +92,8 @@ const DEFAULT_VISIBILITY_MS = 30_000;
 const DEFAULT_MAX_DELIVERIES = 3;
 // A blocking pop returns after this long without a result, to see whether the pool ended.
 const POP_TIMEOUT_S = 1;
+// Results taken in one round trip at most: every one that waits, under load.
+const TAKE_BATCH = 256;
 // A failed command is tried again after this long while the client reconnects.
 const POP_RETRY_MS = 500;
 // Workers send a heartbeat for their chunks every second: a timeout must leave room for a few.
@@ -99,6 +115,7 @@ function randomId(): string {
 /** One pool's side of the broker: its keys, its connections and its chunks in flight. */
 class PoolBroker {
   readonly url: string;
+  readonly tls: BrokerTls | undefined;
   readonly id: string = randomId();
   readonly prefix: string;
   readonly keys: PoolKeys;
@@ -107,15 +124,16 @@ class PoolBroker {
   #started: Promise<Conn> | undefined;
   #popper: Conn | undefined;
   #slots = new Set<ClusterSlot>();
-  #chunks = new Map<number, { slot: ClusterSlot; seq: number }>();
+  #chunks = new Map<number, { slot: ClusterSlot; seqs: number[]; parts: Uint8Array[] }>();
   #nextChunk = 1;
   #refs = 0;
   #ended = false;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #failure: Error | undefined;
 
-  constructor(url: string, prefix: string, settings: PoolSettings) {
+  constructor(url: string, tls: BrokerTls | undefined, prefix: string, settings: PoolSettings) {
     this.url = url;
+    this.tls = tls;
     this.prefix = prefix;
     this.keys = poolKeys(prefix, this.id);
     this.settings = settings;
@@ -149,10 +167,10 @@ class PoolBroker {
   }
 
   async #connect(): Promise<Conn> {
-    const conn = await connect(this.url, "start the cluster pool");
+    const conn = await connect(this.url, "start the cluster pool", this.tls);
     let popper: Conn;
     try {
-      popper = await connect(this.url, "start the cluster pool");
+      popper = await connect(this.url, "start the cluster pool", this.tls);
     } catch (error) {
       conn.destroy();
       throw error;
@@ -204,7 +222,7 @@ class PoolBroker {
         failingSince = 0;
         if (this.#ended) return;
         if (reply === null) await this.#sweep(conn);
-        else await this.#take(conn, Number(text((reply as unknown[])[1])));
+        else await this.#take(conn, text((reply as unknown[])[1]), TAKE_BATCH);
       } catch (error) {
         if (this.#ended) return;
         // The broker restarts: the client reconnects meanwhile, and the sweep finds the
@@ -231,22 +249,40 @@ class PoolBroker {
     const ids = [...this.#chunks.keys()];
     const values = await conn.call(["HMGET", this.keys.done, ...ids.map(String)]) as unknown[];
     for (let i = 0; i < ids.length; i++) {
-      if (values[i] !== null) await this.#take(conn, ids[i]);
+      if (values[i] !== null) await this.#take(conn, String(ids[i]), 0);
     }
   }
 
-  async #take(conn: Conn, chunkId: number): Promise<void> {
-    const entry = this.#chunks.get(chunkId);
-    if (entry === undefined) return;
-    const bytes = await conn.call(["EVAL", TAKE_SCRIPT, "1", this.keys.done, String(chunkId)]);
-    if (!(bytes instanceof Uint8Array) || !this.#chunks.delete(chunkId)) return;
-    let ok: boolean, value: unknown;
-    try {
-      [ok, value] = this.codec.decode(bytes) as [boolean, unknown];
-    } catch (error) {
-      [ok, value] = [false, error];
+  /** Takes chunk `first`'s result, and up to `more` others waiting on the results list. */
+  async #take(conn: Conn, first: string, more: number): Promise<void> {
+    if (more === 0 && !this.#chunks.has(Number(first))) return;
+    const reply = await conn.call([
+      "EVAL",
+      TAKE_SCRIPT,
+      "2",
+      this.keys.done,
+      this.keys.results,
+      first,
+      String(more),
+    ]) as unknown[];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const chunkId = Number(text(reply[i]));
+      const entry = this.#chunks.get(chunkId);
+      if (entry === undefined || !this.#chunks.delete(chunkId)) continue;
+      let outcomes: Array<[boolean, unknown]> | null, ran = 0;
+      try {
+        let decoded = this.codec.decode(reply[i + 1] as Uint8Array);
+        // Instances of registered classes this program does not know yet: import their modules.
+        if (this.codec.unresolved) decoded = await this.codec.resolve(decoded);
+        [ran, outcomes] = decoded as [number, Array<[boolean, unknown]>];
+      } catch (error) {
+        outcomes = entry.seqs.map(() => [false, error]);
+      }
+      // No outcomes: a worker took the entry after another had died with it, and asks for
+      // its jobs to go one an entry, so that a task that kills workers fails alone.
+      if (outcomes === null) entry.slot.split(entry.seqs, entry.parts);
+      else entry.slot.arrived(entry.seqs, outcomes, ran);
     }
-    entry.slot.arrived(entry.seq, ok, value);
   }
 
   /**
@@ -259,11 +295,16 @@ class PoolBroker {
     for (const slot of [...this.#slots]) slot.failed(this.#failure);
   }
 
-  /** Puts a chunk on the stream; resolves once the broker has it. */
-  async add(slot: ClusterSlot, seq: number, bytes: Uint8Array): Promise<void> {
+  /** Puts an entry of the jobs `seqs` on the stream; resolves once the broker has it. */
+  async add(
+    slot: ClusterSlot,
+    seqs: number[],
+    parts: Uint8Array[],
+    bytes: Uint8Array,
+  ): Promise<void> {
     const conn = await this.#start();
     const chunkId = this.#nextChunk++;
-    this.#chunks.set(chunkId, { slot, seq });
+    this.#chunks.set(chunkId, { slot, seqs, parts });
     const since = Date.now();
     for (;;) {
       try {
@@ -343,9 +384,11 @@ class ClusterSlot implements Slot {
   readonly name: string;
   #broker: PoolBroker;
   #hooks: SlotHooks;
-  #waiting = new Deque<{ job: Job; bytes: Uint8Array }>();
-  #sent = new Deque<{ seq: number; at: number }>();
-  #done = new Map<number, { ok: boolean; value: unknown }>();
+  #waiting = new Deque<{ seq: number; bytes: Uint8Array }>();
+  // Jobs of a split entry: they go first, one an entry.
+  #alone = new Deque<{ seq: number; bytes: Uint8Array }>();
+  #sent = new Deque<number>();
+  #done = new Map<number, { ok: boolean; value: unknown; cost: number }>();
   #onBroker = 0;
   #ready = false;
   #ended = false;
@@ -382,8 +425,8 @@ class ClusterSlot implements Slot {
         (rejected ??= []).push([job, notSendable(error, "the task's arguments")]);
         continue;
       }
-      this.#waiting.push({ job, bytes });
-      this.#sent.push({ seq: job.seq, at: performance.now() });
+      this.#waiting.push({ seq: job.seq, bytes });
+      this.#sent.push(job.seq);
     }
     this.#flush();
     return rejected;
@@ -391,34 +434,82 @@ class ClusterSlot implements Slot {
 
   #flush(): void {
     while (this.#ready && !this.#ended && this.#onBroker < CHUNKS_PER_SLOT) {
-      const next = this.#waiting.shift();
-      if (next === undefined) return;
+      if (this.#waiting.length === 0 && this.#alone.length === 0) return;
+      // The jobs waiting go as one entry: the broker's and the workers' cost is per entry,
+      // so single tasks (applyAsync in a loop, imap with chunksize 1) pay it once per batch
+      // instead of once each. Catch: the jobs of an entry share its deliveries until a
+      // worker finds its last worker died with it; then they go one an entry (split()).
+      const seqs: number[] = [];
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      const alone = this.#alone.shift();
+      if (alone !== undefined) {
+        seqs.push(alone.seq);
+        parts.push(alone.bytes);
+      }
+      while (
+        alone === undefined && this.#waiting.length > 0 && seqs.length < ENTRY_JOBS &&
+        size < ENTRY_BYTES
+      ) {
+        const { seq, bytes } = this.#waiting.shift()!;
+        seqs.push(seq);
+        parts.push(bytes);
+        size += bytes.byteLength;
+      }
+      let entry: Uint8Array;
+      try {
+        entry = this.#broker.codec.encode(parts);
+      } catch (error) {
+        this.#onBroker++;
+        this.arrived(seqs, seqs.map(() => [false, error]), 0);
+        continue;
+      }
       this.#onBroker++;
-      this.#broker.add(this, next.job.seq, next.bytes).catch((error) => {
-        this.arrived(next.job.seq, false, error);
+      this.#broker.add(this, seqs, parts, entry).catch((error) => {
+        this.arrived(seqs, seqs.map(() => [false, error]), 0);
       });
     }
   }
 
-  arrived(seq: number, ok: boolean, value: unknown): void {
+  /**
+   * An entry's outcomes arrived, one per job of `seqs`, and the milliseconds the worker took
+   * to run them. That time, shared among the jobs, is what the pool learns a job costs (not
+   * the round trip, whose waits in the stream would make every job look dear and keep every
+   * entry at one job: bench/cluster.ts): tiny tasks come out cheap, so the pool hands this
+   * slot more and they travel in larger entries; slow ones travel one or two an entry, spread
+   * over the workers.
+   */
+  /** An entry of the jobs `seqs`, with their records `parts`, is to go again one job an entry. */
+  split(seqs: number[], parts: Uint8Array[]): void {
     if (this.#ended) return;
     this.#onBroker--;
-    this.#done.set(seq, { ok, value });
+    for (let i = 0; i < seqs.length; i++) this.#alone.push({ seq: seqs[i], bytes: parts[i] });
+    this.#flush();
+  }
+
+  arrived(seqs: number[], outcomes: Array<[boolean, unknown]>, ran: number): void {
+    if (this.#ended) return;
+    this.#onBroker--;
+    const cost = ran / seqs.length;
+    for (let i = 0; i < seqs.length; i++) {
+      const [ok, value] = outcomes[i] ?? [false, new Error("The worker sent no result")];
+      this.#done.set(seqs[i], { ok, value, cost });
+    }
     const results: unknown[] = [];
     let busy = 0;
-    for (let head; (head = this.#sent.peek()) !== undefined && this.#done.has(head.seq);) {
+    for (let head; (head = this.#sent.peek()) !== undefined && this.#done.has(head);) {
       this.#sent.shift();
-      const outcome = this.#done.get(head.seq)!;
-      this.#done.delete(head.seq);
-      results.push(head.seq, outcome.ok ? 1 : 0, outcome.value);
-      busy += performance.now() - head.at;
+      const outcome = this.#done.get(head)!;
+      this.#done.delete(head);
+      results.push(head, outcome.ok ? 1 : 0, outcome.value);
+      busy += outcome.cost;
     }
     this.#flush();
     if (results.length > 0) this.#hooks.results(this, results, busy);
   }
 
   running(): number {
-    return this.#sent.peek()?.seq ?? 0;
+    return this.#sent.peek() ?? 0;
   }
 
   async terminate(): Promise<void> {
@@ -426,6 +517,7 @@ class ClusterSlot implements Slot {
     this.#ended = true;
     if (this.#refs) this.#broker.unref();
     this.#waiting.drain();
+    this.#alone.drain();
     await this.#broker.ended(this);
     this.#hooks.exit(this, 0, undefined);
   }
@@ -469,9 +561,11 @@ function begin(options: number | ClusterPoolOptions | undefined): { processes: n
     ? options
     : { processes: options as number | undefined };
   for (const key of Object.keys(opts)) {
-    if (!["broker", "processes", "prefix", "visibilityTimeout", "maxDeliveries"].includes(key)) {
+    if (
+      !["broker", "tls", "processes", "prefix", "visibilityTimeout", "maxDeliveries"].includes(key)
+    ) {
       throw new TypeError(
-        `Cannot create the cluster pool as it has no option '${key}': it takes broker, processes, prefix, visibilityTimeout and maxDeliveries`,
+        `Cannot create the cluster pool as it has no option '${key}': it takes broker, tls, processes, prefix, visibilityTimeout and maxDeliveries`,
       );
     }
   }
@@ -488,7 +582,8 @@ function begin(options: number | ClusterPoolOptions | undefined): { processes: n
   checkPositive(maxDeliveries, "maxDeliveries");
   const prefix = checkPrefix(opts.prefix, "create the cluster pool");
   const url = brokerUrl(opts.broker, "create the cluster pool");
-  constructing = new PoolBroker(url, prefix, { visibilityTimeout, maxDeliveries });
+  const tls = brokerTls(opts.tls, url, "create the cluster pool");
+  constructing = new PoolBroker(url, tls, prefix, { visibilityTimeout, maxDeliveries });
   return { processes };
 }
 

@@ -11,6 +11,8 @@ import { ProcessError } from "../errors.ts";
 import { Pool as LocalPool } from "../pool.ts";
 import { compileFunction, describe, fromModule } from "../reduction.ts";
 import {
+  type BrokerTls,
+  brokerTls,
   brokerUrl,
   checkPrefix,
   type Conn,
@@ -39,6 +41,15 @@ export interface ServeOptions {
    */
   broker?: string;
   /**
+   * TLS settings for a `rediss://` broker, as PEM text: `ca`, the certificate authority that
+   * signed the broker's certificate, and `cert` and `key` when the broker asks clients for a
+   * certificate. Without it, the PEM files that the environment variables `MP_BROKER_CA`,
+   * `MP_BROKER_CERT` and `MP_BROKER_KEY` name.
+   *
+   * @default {undefined}
+   */
+  tls?: BrokerTls;
+  /**
    * The local pool's workers, and the most chunks this program runs at once.
    *
    * @default {cpuCount()}
@@ -58,6 +69,8 @@ export interface ServeOptions {
 
 // A blocking read returns after this long without a chunk, to look for new pools and stop.
 const BLOCK_MS = 500;
+// Chunks this program holds per local worker (see ClusterWorker's constructor).
+const CHUNKS_PER_WORKER = 2;
 // The registry of pools is read again this often.
 const REFRESH_MS = 1000;
 
@@ -99,6 +112,7 @@ type AnyFunction = (...args: any[]) => unknown;
  */
 export async function serve(options: ServeOptions = {}): Promise<void> {
   const url = brokerUrl(options.broker, "serve the cluster pools");
+  const tls = brokerTls(options.tls, url, "serve the cluster pools");
   const prefix = checkPrefix(options.prefix, "serve the cluster pools");
   const processes = options.processes ?? cpuCount();
   if (typeof processes !== "number" || !Number.isInteger(processes) || processes < 1) {
@@ -111,10 +125,10 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
   const signal = options.signal;
   if (signal?.aborted) return;
   const log = options.log ?? (() => {});
-  const cmd = await connect(url, "serve the cluster pools");
+  const cmd = await connect(url, "serve the cluster pools", tls);
   let reader: Conn;
   try {
-    reader = await connect(url, "serve the cluster pools");
+    reader = await connect(url, "serve the cluster pools", tls);
   } catch (error) {
     cmd.destroy();
     throw error;
@@ -151,13 +165,17 @@ class ClusterWorker {
   #codec = clusterCodec();
   #local: LocalPool;
   #stopping = false;
+  // A claimed chunk runs, alone (see #turn).
+  #isolated = false;
   #wake: (() => void) | undefined;
 
   constructor(cmd: Conn, reader: Conn, prefix: string, capacity: number, log: (l: string) => void) {
     this.#cmd = cmd;
     this.#reader = reader;
     this.#prefix = prefix;
-    this.#capacity = capacity;
+    // Chunks held at once: one running on each local worker and one waiting behind it, so a
+    // local worker never idles for the broker's round trip to its next chunk.
+    this.#capacity = capacity * CHUNKS_PER_WORKER;
     this.#log = log;
     this.#local = new LocalPool(capacity);
   }
@@ -191,7 +209,12 @@ class ClusterWorker {
   async #turn(): Promise<void> {
     if (performance.now() - this.#refreshedAt >= REFRESH_MS) await this.#refresh();
     if (this.#pools.size === 0) return await this.#sleep(BLOCK_MS);
-    await this.#claim();
+    // A chunk claimed back from a worker that died or stalled with it runs alone here: if it
+    // kills this program too, no other chunk dies with it and counts a delivery towards its
+    // maxDeliveries. Catch: a program kept busy claims only when its chunks run dry, at the
+    // latest when the pools' bound on chunks in flight leaves the stream empty.
+    if (this.#running.size === 0) await this.#claim();
+    if (this.#isolated) return await this.#sleep(BLOCK_MS);
     const free = this.#capacity - this.#running.size;
     if (free <= 0) return await this.#sleep(BLOCK_MS);
     await this.#read(free);
@@ -264,7 +287,7 @@ class ClusterWorker {
           String(timeout),
           "0-0",
           "COUNT",
-          String(Math.max(1, this.#capacity - this.#running.size)),
+          "1",
         ]) as unknown[];
       } catch (error) {
         if (isGone(error)) continue;
@@ -284,17 +307,34 @@ class ClusterWorker {
         ]) as unknown[][];
         const deliveries = Number(pending[0]?.[3] ?? 1);
         const data = fields(flat);
+        let jobs = 1;
+        try {
+          jobs = (this.#codec.decode(data.get("d")!) as unknown[]).length;
+        } catch {
+          // Unreadable: one outcome fails the entry's jobs as well.
+        }
+        if (jobs > 1) {
+          // Its last worker died or stalled with it: ask the pool to send its jobs one an
+          // entry, so that a task that kills workers fails alone, not with its companions.
+          await this.#record(pool, entryId, text(data.get("c")), null);
+          this.#log(`split chunk ${entryId} of pool ${pool.id} (delivery ${deliveries})`);
+          pool.claimedAt = 0;
+          continue;
+        }
         if (deliveries > pool.settings.maxDeliveries) {
           const error = new ProcessError(
             `Cannot finish the task as it was handed to a worker ${
               deliveries - 1
             } times and each time the worker died or went quiet for longer than the pool's visibilityTimeout of ${timeout} ms: a task that ends its worker (process.exit(), a crash, running out of memory) fails after maxDeliveries (${pool.settings.maxDeliveries}) deliveries. Fix the task, or raise 'visibilityTimeout' if it only runs long`,
           );
-          await this.#record(pool, entryId, text(data.get("c")), false, error);
+          const outcomes: Array<[boolean, unknown]> = [[false, error]];
+          await this.#record(pool, entryId, text(data.get("c")), outcomes);
+          pool.claimedAt = 0;
           continue;
         }
         this.#log(`claimed chunk ${entryId} of pool ${pool.id} (delivery ${deliveries})`);
-        this.#start(pool, entryId, data);
+        this.#start(pool, entryId, data, true);
+        return;
       }
     }
   }
@@ -336,35 +376,52 @@ class ClusterWorker {
     }
   }
 
-  #start(pool: ServedPool, entry: string, data: Map<string, Uint8Array>): void {
+  #start(pool: ServedPool, entry: string, data: Map<string, Uint8Array>, isolated = false): void {
     const key = `${pool.id} ${entry}`;
     if (this.#running.has(key)) return;
     this.#running.set(key, { pool, entry });
+    if (isolated) this.#isolated = true;
     void this.#execute(pool, entry, data).finally(() => {
       this.#running.delete(key);
+      if (isolated) {
+        this.#isolated = false;
+        // Others may be waiting to be claimed: look again at once.
+        pool.claimedAt = 0;
+      }
       this.#wake?.();
     });
   }
 
   async #execute(pool: ServedPool, entry: string, data: Map<string, Uint8Array>): Promise<void> {
     const chunkId = text(data.get("c"));
-    let ok: boolean;
-    let value: unknown;
+    let outcomes: Array<[boolean, unknown]>;
+    const started = performance.now();
     try {
-      const [op, name, source, module, payload] = this.#codec.decode(data.get("d")!) as ChunkRecord;
-      const fn = this.#function(name, source, module);
-      if (op === 0) value = await this.#local.apply(fn, payload as unknown[]);
-      else if (op === 1) value = await this.#local.map(fn, payload as unknown[]);
-      else value = await this.#local.starmap(fn, payload as unknown[][]);
-      ok = true;
+      // An entry holds the records of one or more jobs; they run at once on the local pool.
+      const parts = this.#codec.decode(data.get("d")!) as Uint8Array[];
+      outcomes = await Promise.all(parts.map((part) => this.#run(part)));
     } catch (error) {
-      ok = false;
-      value = error;
+      outcomes = [[false, error]];
     }
     try {
-      await this.#record(pool, entry, chunkId, ok, value);
+      await this.#record(pool, entry, chunkId, outcomes, performance.now() - started);
     } catch (error) {
       if (!isGone(error)) this.#log(`could not record chunk ${entry} of pool ${pool.id}: ${error}`);
+    }
+  }
+
+  async #run(part: Uint8Array): Promise<[boolean, unknown]> {
+    try {
+      let record = this.#codec.decode(part) as ChunkRecord;
+      // Instances of registered classes this program does not know yet: import their modules.
+      if (this.#codec.unresolved) record = await this.#codec.resolve(record) as ChunkRecord;
+      const [op, name, source, module, payload] = record;
+      const fn = this.#function(name, source, module);
+      if (op === 0) return [true, await this.#local.apply(fn, payload as unknown[])];
+      if (op === 1) return [true, await this.#local.map(fn, payload as unknown[])];
+      return [true, await this.#local.starmap(fn, payload as unknown[][])];
+    } catch (error) {
+      return [false, error];
     }
   }
 
@@ -380,12 +437,30 @@ class ClusterWorker {
     return fn;
   }
 
-  async #record(pool: ServedPool, entry: string, chunkId: string, ok: boolean, value: unknown) {
+  async #record(
+    pool: ServedPool,
+    entry: string,
+    chunkId: string,
+    outcomes: Array<[boolean, unknown]> | null,
+    ran = 0,
+  ) {
+    // The milliseconds the jobs ran go with their outcomes: the pool sizes its entries by them.
     let bytes: Uint8Array;
     try {
-      bytes = this.#codec.encode([ok, value]);
-    } catch (error) {
-      bytes = this.#codec.encode([false, notSendable(error, "the task's result")]);
+      bytes = this.#codec.encode([ran, outcomes]);
+    } catch {
+      // Only the results that cannot travel fail.
+      bytes = this.#codec.encode([
+        ran,
+        outcomes!.map((outcome) => {
+          try {
+            this.#codec.encode(outcome);
+            return outcome;
+          } catch (error) {
+            return [false, notSendable(error, "the task's result")];
+          }
+        }),
+      ]);
     }
     const k = pool.keys;
     const since = Date.now();

@@ -1,0 +1,225 @@
+/**
+ * The cluster experiment (issue 13): the cluster `Pool` against a real `redis-server` on this
+ * machine and 2 worker programs of this runtime, each with a local pool of 2.
+ *
+ * - Tasks a second: `applyAsync` of a tiny task, one task a chunk, against BullMQ (the
+ *   JavaScript ecosystem's standard Redis job queue) running the same task with the same
+ *   workers: 2 worker processes of concurrency 2, the caller adding the jobs in bulk and
+ *   taking each result from `QueueEvents`, as `job.waitUntilFinished()` does. Where BullMQ
+ *   does not run on this runtime, its row says why.
+ * - `map` of `sizes.map` numbers (10⁶ by default) through the cluster, beside Python's local
+ *   `Pool(2).map` of the same numbers (`map_items_per_s` of `bench/python/experiments.py`).
+ *
+ * `bench/main.ts --only=cluster` runs it in rounds with Python; without `--only`, it runs when
+ * `redis-server` is installed. On its own (`deno run -A bench/cluster.ts [--quick]`) it prints
+ * one round's table.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { Pool } from "../cluster.ts";
+import { currentRuntime, startRedis, startWorker, type WorkerProcess } from "../tests/_redis.ts";
+import { type Budget, budgetOf, rate, report, type Result, type Row, time } from "./_harness.ts";
+import { count } from "./_sizes.ts";
+
+/** Programs and concurrency on both sides. */
+const PROGRAMS = 2;
+const CONCURRENCY = 2;
+/** The cluster pool's slots: two chunks each on the broker, enough to keep 4 workers busy. */
+const SLOTS = 8;
+const QUEUE = "mp-bench";
+
+/** Python's figures the ratios use (bench/python/experiments.py). */
+export const CLUSTER_PYTHON: string[] = ["map_items_per_s"];
+
+/** Whether `redis-server` is installed: without it, a default run leaves the experiment out. */
+export function haveRedisServer(): boolean {
+  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/** The ratios of the experiment, in `bench/main.ts`'s terms. */
+export function clusterRatios(sizes: { map: number }): Array<{
+  name: string;
+  of: (o: Record<string, number>, py: Record<string, number> | undefined) => number | undefined;
+  target: number;
+}> {
+  const divide = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || b === 0 ? undefined : a / b;
+  return [
+    {
+      name: "cluster tasks vs BullMQ",
+      of: (o) => divide(o.cluster_tasks_per_s, o.bullmq_tasks_per_s),
+      target: 3,
+    },
+    {
+      name: `cluster map ${count(sizes.map)} vs Python local`,
+      of: (o, py) => divide(o.cluster_map_items_per_s, py?.map_items_per_s),
+      target: 1,
+    },
+  ];
+}
+
+/** BullMQ's side: 2 worker processes, a queue, and the caller's QueueEvents. */
+interface BullSide {
+  run(n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startBull(port: number): Promise<BullSide> {
+  const { Queue, QueueEvents } = await import("bullmq");
+  const connection = { host: "127.0.0.1", port };
+  const here = fileURLToPath(import.meta.url);
+  const runtime = currentRuntime();
+  const bin = fileURLToPath(new URL(`../node_modules/.bin/${runtime}`, import.meta.url));
+  const workers: ChildProcess[] = [];
+  try {
+    for (let i = 0; i < PROGRAMS; i++) {
+      const args = runtime === "deno" ? ["run", "-A", here] : [here];
+      const child = spawn(bin, [...args, "--bullmq-worker", String(port)], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      workers.push(child);
+      await new Promise<void>((resolve, reject) => {
+        let out = "";
+        child.stdout!.on("data", (chunk) => {
+          out += chunk;
+          if (out.includes("ready")) resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`the BullMQ worker exited with ${code}`)));
+      });
+    }
+    const queue = new Queue(QUEUE, { connection });
+    const events = new QueueEvents(QUEUE, { connection });
+    await events.waitUntilReady();
+    let waiting: { left: number; resolve: () => void } | undefined;
+    events.on("completed", () => {
+      if (waiting !== undefined && --waiting.left === 0) waiting.resolve();
+    });
+    return {
+      async run(n: number) {
+        const done = new Promise<void>((resolve) => (waiting = { left: n, resolve }));
+        const jobs = Array.from({ length: n }, (_, i) => ({
+          name: "inc",
+          data: i,
+          opts: { removeOnComplete: true },
+        }));
+        for (let i = 0; i < n; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
+        await done;
+        waiting = undefined;
+      },
+      async close() {
+        await events.close();
+        await queue.obliterate({ force: true });
+        await queue.close();
+        for (const w of workers) w.kill("SIGTERM");
+      },
+    };
+  } catch (error) {
+    for (const w of workers) w.kill("SIGKILL");
+    throw error;
+  }
+}
+
+/** A BullMQ worker program: the same tiny task, concurrency 2, until SIGTERM. */
+async function bullWorker(port: number): Promise<void> {
+  const { Worker } = await import("bullmq");
+  const worker = new Worker(QUEUE, (job) => Promise.resolve((job.data as number) + 1), {
+    connection: { host: "127.0.0.1", port, maxRetriesPerRequest: null },
+    concurrency: CONCURRENCY,
+  });
+  await worker.waitUntilReady();
+  console.log("ready");
+  process.on("SIGTERM", () => {
+    worker.close().then(() => process.exit(0));
+  });
+}
+
+function failedRow(name: string, reason: string): Row {
+  console.log(`(${name}: ${reason})`);
+  return { name: `${name}: ${reason}`, avg: NaN, min: NaN, max: NaN, samples: 0, items: 0 };
+}
+
+/** Runs the experiment once: its rows, and the figures the ratios use. */
+export async function cluster(budget: Budget): Promise<Result> {
+  const sizes = budget.sizes;
+  const tasks = Math.max(1000, Math.round(sizes.poolTasks / 3));
+  const redis = await startRedis();
+  const workers: WorkerProcess[] = [];
+  const rows: Row[] = [];
+  const figures: Record<string, number> = {};
+  try {
+    for (let i = 0; i < PROGRAMS; i++) {
+      workers.push(await startWorker(redis.url, { processes: CONCURRENCY }));
+    }
+    {
+      await using pool = new Pool({ broker: redis.url, processes: SLOTS });
+      const inc = (x: number) => x + 1;
+      const row = await time(
+        `cluster applyAsync ×${count(tasks)} (${PROGRAMS} programs × ${CONCURRENCY})`,
+        () => Promise.all(Array.from({ length: tasks }, (_, i) => pool.apply(inc, [i]))),
+        budget,
+        tasks,
+      );
+      rows.push(row);
+      figures.cluster_tasks_per_s = rate(row);
+      const map = await time(
+        `cluster map ${count(sizes.map)}`,
+        () => pool.map(inc, Array.from({ length: sizes.map }, (_, i) => i)),
+        budget,
+        sizes.map,
+      );
+      rows.push(map);
+      figures.cluster_map_items_per_s = rate(map);
+    }
+    // BullMQ after the cluster's workers are gone: each side has the machine to itself.
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    let bull: BullSide | undefined;
+    try {
+      bull = await startBull(redis.port);
+    } catch (error) {
+      rows.push(failedRow("BullMQ", `does not run on ${currentRuntime()}: ${message(error)}`));
+    }
+    if (bull !== undefined) {
+      const side = bull;
+      try {
+        const row = await time(
+          `BullMQ jobs ×${count(tasks)} (${PROGRAMS} workers × concurrency ${CONCURRENCY})`,
+          () => side.run(tasks),
+          budget,
+          tasks,
+        );
+        rows.push(row);
+        figures.bullmq_tasks_per_s = rate(row);
+      } catch (error) {
+        rows.push(failedRow("BullMQ", `failed on ${currentRuntime()}: ${message(error)}`));
+      } finally {
+        await bull.close().catch(() => {});
+      }
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await redis.stop();
+  }
+  return {
+    title: `cluster: ${PROGRAMS} worker programs × ${CONCURRENCY} on this machine, redis-server`,
+    rows,
+    figures,
+    comparable: false,
+  };
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+}
+
+if (import.meta.main) {
+  const at = process.argv.indexOf("--bullmq-worker");
+  if (at >= 0) await bullWorker(Number(process.argv[at + 1]));
+  else {
+    const result = await cluster(budgetOf(process.argv.includes("--quick") ? "quick" : "default"));
+    report(result);
+    console.log(result.figures);
+  }
+}
