@@ -60,7 +60,8 @@ import { pi } from "./exp_pi.ts";
 import { processes } from "./exp_processes.ts";
 import { measurePools } from "./js_pools.ts";
 import { form } from "./_lib.ts";
-import { measureManagers } from "./managers.ts";
+import { CONCURRENT, measureManagers } from "./managers.ts";
+import { IN_FLIGHT } from "./floors_managers.ts";
 import { measurePrimitives, PRIMITIVE_TARGETS } from "./primitives.ts";
 
 const args = process.argv.slice(2);
@@ -280,6 +281,30 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
       of: (o, py) => divide(o.tcp_dict_calls, py?.tcp_dict_calls),
       target: 2,
     },
+    // Calls in flight on one connection, against Python's calls one at a time (its proxy
+    // waits for each reply), and the floors under a sequential call (bench/floors_managers.ts).
+    {
+      name: `Manager() ${2 * CONCURRENT} calls in flight vs Python (sequential)`,
+      of: (o, py) => divide(o.manager_dict_calls_concurrent, py?.manager_dict_calls),
+      target: undefined,
+    },
+    {
+      name: `TCP ${2 * CONCURRENT} calls in flight vs Python (sequential)`,
+      of: (o, py) => divide(o.tcp_dict_calls_concurrent, py?.tcp_dict_calls),
+      target: undefined,
+    },
+    ...([
+      ["floor: MessagePort round trips", "floor_port_rtt"],
+      ["floor: waitAsync round trips", "floor_atomics_rtt"],
+      ["floor: Atomics.wait round trips", "floor_atomics_blocking_rtt"],
+      ["floor: TCP round trips", "floor_tcp_rtt"],
+      [`floor: TCP, ${IN_FLIGHT} in flight`, "floor_tcp_pipelined"],
+    ] as const).map(([name, key]): RatioDef => ({
+      name,
+      of: (o) => divide(o[key], 1e3),
+      target: undefined,
+      unit: "k/s",
+    })),
     {
       name: `${sizes.tasks} processes / ${sizes.tasks} bare Workers`,
       of: (o) => divide(o.processes_ms, o.bare_workers_ms),

@@ -3,7 +3,12 @@
  * count as two), through `Manager()` (its server in a worker of this program) and through a
  * `BaseManager` whose server another thread serves on TCP; beside Python's `multiprocessing`
  * doing the same (`bench/python/managers.py`, run with `python3` when it is there), each the
- * best of five runs.
+ * best of five runs. Each is measured twice: one call at a time (`await` each, as Python's
+ * proxies are used), and {@linkcode CONCURRENT} calls in flight on the one connection
+ * (`Promise.all`; the `_concurrent` figures, which Python's single-threaded proxy cannot
+ * make, so their ratios are against Python's sequential calls). Beside them, the floors of
+ * `bench/floors_managers.ts`: round trips a second between two threads with nothing of ours
+ * in between, which no sequential call can beat.
  *
  * Run it with any of (`--quick` takes a few seconds):
  *
@@ -18,6 +23,7 @@
 import { type Figures, python, runtimeName } from "./_common.ts";
 import process from "node:process";
 import { BaseManager, fromModule, Manager } from "./_lib.ts";
+import { measureFloors } from "./floors_managers.ts";
 
 const QUICK = process.argv.includes("--quick");
 let N = QUICK ? 2_000 : 20_000;
@@ -49,6 +55,27 @@ export function getStore(): Store {
 interface SetGet {
   set(key: string, value: number): Promise<unknown>;
   get(key: string): Promise<unknown>;
+}
+
+/** How many set+get pairs the concurrent figures keep in flight at once. */
+export const CONCURRENT = 16;
+
+async function concurrentCallsPerSecond(d: SetGet): Promise<number> {
+  let best = 0;
+  const batch = new Array<Promise<unknown>>(2 * CONCURRENT);
+  for (let r = 0; r < REPEATS; r++) {
+    const t = performance.now();
+    for (let i = 0; i < N; i += CONCURRENT) {
+      for (let k = 0; k < CONCURRENT; k++) {
+        batch[2 * k] = d.set(`k${k}`, i + k);
+        batch[2 * k + 1] = d.get(`k${k}`);
+      }
+      await Promise.all(batch);
+    }
+    const calls = 2 * Math.ceil(N / CONCURRENT) * CONCURRENT;
+    best = Math.max(best, calls / ((performance.now() - t) / 1000));
+  }
+  return best;
 }
 
 async function callsPerSecond(d: SetGet): Promise<number> {
@@ -83,13 +110,22 @@ async function measure(): Promise<Figures> {
   const out: Figures = {};
   {
     await using manager = await Manager();
-    out.manager_dict_calls = await callsPerSecond(await manager.dict<string, number>());
+    const d = await manager.dict<string, number>();
+    out.manager_dict_calls = await callsPerSecond(d);
+    out.manager_dict_calls_concurrent = await concurrentCallsPerSecond(d);
   }
   await using server = new RemoteManager({ authkey: "secret" });
   await server.start();
   await using client = new RemoteManager({ address: server.address, authkey: "secret" });
   await client.connect();
-  out.tcp_dict_calls = await callsPerSecond(await client.create<SetGet>("getStore"));
+  const d = await client.create<SetGet>("getStore");
+  out.tcp_dict_calls = await callsPerSecond(d);
+  out.tcp_dict_calls_concurrent = await concurrentCallsPerSecond(d);
+  // The floors, with as many round trips as the manager made calls.
+  const floors = await measureFloors({ n: 2 * N, repeats: REPEATS });
+  for (const [key, value] of Object.entries(floors)) {
+    if (Number.isFinite(value)) out[key] = value;
+  }
   return out;
 }
 
