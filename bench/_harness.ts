@@ -75,7 +75,7 @@ export async function time(
     ? { min_samples: 1, max_samples: 2, min_cpu_time: 0, gc }
     : budget.tier === "default"
     ? { min_samples: 2, max_samples: 10, min_cpu_time: seconds * 0.25e9, gc }
-    : { min_samples: 3, max_samples: 30, min_cpu_time: seconds * 1e9, gc };
+    : { min_samples: 3, max_samples: 20, min_cpu_time: seconds * 0.5e9, gc };
   const stats = await measure(fn, options);
   return {
     name,

@@ -73,7 +73,7 @@ export const SIZES: Record<Tier, Sizes> = {
     imap: 100_000,
     managerCalls: 20_000,
     poolTasks: 30_000,
-    rounds: 5,
+    rounds: 3,
   },
 };
 

@@ -21,7 +21,7 @@
  * Flags:
  * - (none): every experiment at sizes that answer within about three minutes on 2 cores,
  *   3 rounds, with Python (when `python3` is present) and the JavaScript pools.
- * - `--full`: the seeds' sizes (10⁷ for the job, 100 processes, …) and 5 rounds.
+ * - `--full`: the seeds' sizes (10⁷ for the job, 100 processes, …) and 3 rounds.
  * - `--quick`: small sizes and one round, for a smoke test; labels say the sizes used.
  * - `--rounds=N`: this many rounds instead.
  * - `--ours-only`: no Python and no JavaScript pools.
