@@ -30,6 +30,9 @@ const SOURCES: Array<[RegExp, string]> = [
   [/^\d+ processes vs Python$/, "processes"],
   [/^Manager\(\) dict calls vs Python$/, "managers"],
   [/^TCP BaseManager calls vs Python$/, "managers"],
+  [/^Manager\(\) .* vs Python/, "managers"],
+  [/^TCP \d+ calls in flight vs Python/, "managers"],
+  [/^cluster /, "cluster"],
 ];
 
 const rt = runtimeName();
