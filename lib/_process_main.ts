@@ -8,10 +8,15 @@
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { closeAtProcessEnd, errorText, flushAtProcessEnd, importModule } from "./_bootstrap.ts";
-import type { ProcessInit } from "./_protocol.ts";
+import { isSpare, type ProcessInit } from "./_protocol.ts";
 import { decodeShared, explainFreeVariable, loadFunction, loadRevivers } from "./reduction.ts";
 import { runtime } from "./runtime/mod.ts";
 
+// A spare worker, started before its process was (Process.prepare()), waits here for it.
+const started = runtime().workerData();
+if (isSpare(started)) {
+  runtime().adoptWorkerData(await runtime().hostPort()!.nextMessage());
+}
 const init = runtime().workerData() as ProcessInit;
 
 /**

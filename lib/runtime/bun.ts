@@ -2,6 +2,7 @@
 // event) does not, and moved batched messages faster in our measurements.
 import process from "node:process";
 import {
+  adoptWorkerData,
   currentThreadId,
   currentWorkerData,
   spawnThread,
@@ -27,6 +28,7 @@ export const bun: Runtime = {
   osPid: () => process.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
+  adoptWorkerData,
   hostPort: threadHostPort,
   // No heap limit to pass.
   heapLimitNeedsMacrotask: false,

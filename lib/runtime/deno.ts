@@ -4,6 +4,7 @@
 // faster of the two for batched messages on Deno.
 import { getHeapStatistics } from "node:v8";
 import {
+  adoptWorkerData,
   currentThreadId,
   currentWorkerData,
   spawnThread,
@@ -43,6 +44,7 @@ export const denoRuntime: Runtime = {
   osPid: () => deno.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
+  adoptWorkerData,
   hostPort: threadHostPort,
   heapLimitNeedsMacrotask: true,
 };

@@ -2,6 +2,7 @@
 import * as os from "node:os";
 import process from "node:process";
 import {
+  adoptWorkerData,
   currentThreadId,
   currentWorkerData,
   spawnThread,
@@ -17,6 +18,7 @@ export const node: Runtime = {
   osPid: () => process.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
+  adoptWorkerData,
   hostPort: threadHostPort,
   heapLimitNeedsMacrotask: false,
 };
