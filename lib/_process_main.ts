@@ -4,9 +4,8 @@
 // It imports only what every process needs (about a dozen small modules): the revivers of
 // shared objects load when the arguments hold one (loadRevivers), lib/process.ts when a
 // subclass is rebuilt, and pipes and queues register what they do at the end themselves
-// (atProcessEnd). Each module more is start-up time of every Process (bench/exp_processes.ts).
-import process from "node:process";
-import { setImmediate } from "node:timers";
+// (atProcessEnd). Each module more is start-up time of every Process (bench/exp_processes.ts);
+// so are `node:` modules, which is why it uses the globals `process` and `setImmediate`.
 import { closeAtProcessEnd, errorText, flushAtProcessEnd, importModule } from "./_bootstrap.ts";
 import { isSpare, type ProcessInit } from "./_protocol.ts";
 import { decodeShared, explainFreeVariable, loadFunction, loadRevivers } from "./reduction.ts";

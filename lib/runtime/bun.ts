@@ -1,6 +1,5 @@
 // Bun: `node:worker_threads` reports a worker's exit code, which Bun's web `Worker` ("close"
 // event) does not, and moved batched messages faster in our measurements.
-import process from "node:process";
 import {
   adoptWorkerData,
   currentThreadId,
@@ -25,7 +24,7 @@ export const bun: Runtime = {
     };
   },
   cpuCount: () => navigator.hardwareConcurrency,
-  osPid: () => process.pid,
+  osPid: () => globalThis.process.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
   adoptWorkerData,
