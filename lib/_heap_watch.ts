@@ -2,8 +2,9 @@
 // not ended. V8 stops that job, Deno raises the worker's heap limit to let it go on, and the
 // job's promise never settles; no event tells the creator. The raised limit is the one trace
 // left, so while such a job may be running, the worker looks for it every few milliseconds.
-import { getHeapStatistics } from "node:v8";
-import { clearInterval, setInterval } from "node:timers";
+//
+// Every pool worker imports this module, and watches only on Deno: `node:v8` loads when
+// watching starts, as a `node:` module imported costs every worker's start (lib/runtime/node.ts).
 
 const CHECK_EVERY_MS = 25;
 
@@ -11,9 +12,12 @@ let limit = 0;
 let waiting = 0;
 let timer: ReturnType<typeof setInterval> | undefined;
 let onExceeded: (() => void) | undefined;
+let getHeapStatistics: typeof import("node:v8").getHeapStatistics;
 
 /** Starts watching: `handler` runs once, when a promise job has passed the heap limit. */
 export function watchHeap(handler: () => void): void {
+  const v8 = globalThis.process.getBuiltinModule("node:v8") as typeof import("node:v8");
+  getHeapStatistics = v8.getHeapStatistics;
   limit = getHeapStatistics().heap_size_limit;
   onExceeded = handler;
 }

@@ -1,16 +1,21 @@
 // The module every Process's Worker starts with: it runs the target or the subclass's run(),
 // then ends the Worker with Python's exit code.
-import process from "node:process";
-import { setImmediate } from "node:timers";
-import { errorText, importModule } from "./_bootstrap.ts";
-import type { ProcessInit } from "./_protocol.ts";
-import { Process, rebuildProcess } from "./process.ts";
+//
+// It imports only what every process needs (about a dozen small modules): the revivers of
+// shared objects load when the arguments hold one (loadRevivers), lib/process.ts when a
+// subclass is rebuilt, and pipes and queues register what they do at the end themselves
+// (atProcessEnd). Each module more is start-up time of every Process (bench/exp_processes.ts);
+// so are `node:` modules, which is why it uses the globals `process` and `setImmediate`.
+import { closeAtProcessEnd, errorText, flushAtProcessEnd, importModule } from "./_bootstrap.ts";
+import { isSpare, type ProcessInit } from "./_protocol.ts";
 import { decodeShared, explainFreeVariable, loadFunction, loadRevivers } from "./reduction.ts";
-import { allSent } from "./_ring.ts";
-import { closeAllConnections } from "./connection.ts";
 import { runtime } from "./runtime/mod.ts";
-import "./_shareables.ts";
 
+// A spare worker, started before its process was (Process.prepare()), waits here for it.
+const started = runtime().workerData();
+if (isSpare(started)) {
+  runtime().adoptWorkerData(await runtime().hostPort()!.nextMessage());
+}
 const init = runtime().workerData() as ProcessInit;
 
 /**
@@ -45,7 +50,11 @@ async function main(): Promise<number> {
     let result: unknown;
     if (init.subclass !== undefined) {
       const { module, name } = init.subclass;
-      const cls = (await importModule(module, `the Process subclass '${name}'`))[name];
+      const [mod, { Process, rebuildProcess }] = await Promise.all([
+        importModule(module, `the Process subclass '${name}'`),
+        import("./process.ts"),
+      ]);
+      const cls = mod[name];
       if (typeof cls !== "function" || !(cls.prototype instanceof Process)) {
         throw new TypeError(
           `Cannot run ${init.name} as module ${module} exports no Process subclass named '${name}': export the class under its own name`,
@@ -78,7 +87,7 @@ async function main(): Promise<number> {
 // out, as Python's child waits for its queues' feeder threads.
 function uncaught(error: unknown): void {
   console.error(`Process ${init.name}:\n${errorText(error)}`);
-  closeAllConnections();
+  closeAtProcessEnd();
   process.exit(1);
 }
 process.on("uncaughtException", uncaught);
@@ -88,17 +97,17 @@ process.on("unhandledRejection", uncaught);
 let lastTurn = false;
 // Its pipes close as a process's do when it exits: the far ends see the end of the stream.
 // (Deno's workers emit "exit" but not "beforeExit".)
-process.on("exit", closeAllConnections);
+process.on("exit", closeAtProcessEnd);
 process.on("beforeExit", () => {
-  closeAllConnections();
+  closeAtProcessEnd();
   if (lastTurn) return;
   lastTurn = true;
   setTimeout(() => {}, 0);
 });
 
 const code = await main();
-await allSent();
+await flushAtProcessEnd();
 if (code !== 0) {
-  closeAllConnections();
+  closeAtProcessEnd();
   process.exit(code);
 }

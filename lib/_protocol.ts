@@ -94,7 +94,20 @@ export interface WorkerInit extends Identity {
   initargs: unknown[];
 }
 
-/** How a `Process` worker was started (its `workerData`). */
+/**
+ * What a spare Process worker is started with (Process.prepare()): it has no process yet, and
+ * waits for its {@linkcode ProcessInit} as its first message.
+ */
+export interface SpareInit {
+  spare: true;
+}
+
+/** Whether a worker's data says it started as a spare. */
+export function isSpare(data: unknown): data is SpareInit {
+  return typeof data === "object" && data !== null && (data as SpareInit).spare === true;
+}
+
+/** How a `Process` worker was started (its `workerData`, or a spare's first message). */
 export interface ProcessInit extends Identity {
   /** `target`, when the process runs a function. */
   target: FunctionDef | undefined;

@@ -8,6 +8,7 @@
  * @module
  */
 import * as v8 from "node:v8";
+import { atProcessEnd } from "./_bootstrap.ts";
 import { Deque } from "./_deque.ts";
 import { waitFor } from "./_wait.ts";
 import { hasEnded, threadOwnerPid } from "./context.ts";
@@ -600,6 +601,8 @@ export async function allSent(): Promise<void> {
     await Promise.all([...channelsSending].map((channel) => channel.flushed()));
   }
 }
+
+atProcessEnd({ flush: allSent });
 
 function newToken(c: Int32Array): number {
   let token = Atomics.add(c, TICKET, 1) + 1;

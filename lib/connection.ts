@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { atProcessEnd } from "./_bootstrap.ts";
 import { checkTimeout } from "./_validate.ts";
 import { BufferTooShort, EOFError } from "./errors.ts";
 import { describe, reduce, registerShared, sharedObjectCreated } from "./reduction.ts";
@@ -93,6 +94,8 @@ export function closeAllConnections(): void {
   for (const copy of openCopies) closeCopy(copy);
   openCopies.clear();
 }
+
+atProcessEnd({ close: closeAllConnections });
 
 const CONNECTION_ERRORS: ChannelErrors = {
   full: () => new Error("Cannot send now as the pipe is full"),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
+import { hasSpare } from "../lib/process.ts";
 import { runChild } from "./_child.ts";
 import type * as Fixtures from "./fixtures/processes.ts";
 import { Homeless, Recorder } from "./fixtures/processes.ts";
@@ -213,6 +214,53 @@ describe("Process (mod.ts): workers", () => {
     );
   });
 
+  test("Process.prepare() has the next start() run on a spare Worker, as that process", async () => {
+    mp.Process.prepare();
+    mp.Process.prepare(); // a second call while one waits does nothing
+    const out = cells();
+    const p = new mp.Process({
+      name: "on-spare",
+      target: mp.fromModule<typeof Fixtures.checkSpare>(fixtures, "checkSpare"),
+      args: ["on-spare", out],
+    });
+    p.start();
+    await p.join();
+    assert.equal(p.exitcode, 0);
+    assert.equal(out[0], p.pid);
+  });
+
+  test("after a start(), the next start() runs on a spare Worker", async () => {
+    const first = new mp.Process({ target: () => {} });
+    first.start();
+    await first.join();
+    assert.equal(hasSpare(), true);
+    const out = cells();
+    const p = new mp.Process({
+      name: "after-start",
+      target: mp.fromModule<typeof Fixtures.checkSpare>(fixtures, "checkSpare"),
+      args: ["after-start", out],
+    });
+    p.start();
+    await p.join();
+    assert.equal(p.exitcode, 0);
+    assert.equal(out[0], p.pid);
+  });
+
+  test("a program with a spare Worker waiting still ends by itself", slow, async () => {
+    const { code, stdout, stderr } = await runChild(program, ["mod", "spare"], 30_000);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^on a spare true$/m);
+    assert.match(stdout, /^exitcode 0$/m);
+    assert.match(stdout, /^spare waiting at the end true$/m);
+  });
+
+  test("a program that never starts a Process makes no spare Worker", slow, async () => {
+    const { code, stdout, stderr } = await runChild(program, ["mod", "no-spare"], 30_000);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^got 2$/m);
+    assert.match(stdout, /^spare made false$/m);
+  });
+
   test("Process.start() refuses arguments that cannot be cloned", () => {
     assert.throws(
       () => new mp.Process({ target: () => {}, args: [() => 1] }).start(),
@@ -234,6 +282,16 @@ describe("Process (mod.ts): workers", () => {
 });
 
 describe("Process (dummy.ts): the calling thread", () => {
+  test("Process.prepare() makes no Worker on the calling thread", async () => {
+    const had = hasSpare();
+    dummy.Process.prepare();
+    assert.equal(hasSpare(), had);
+    const p = new dummy.Process({ target: () => {} });
+    p.start();
+    await p.join();
+    assert.equal(p.exitcode, 0);
+  });
+
   test("currentProcess() in a dummy.ts Process names it; parentProcess() names its starter", async () => {
     const seen: string[] = [];
     const p = new dummy.Process({

@@ -44,6 +44,14 @@ export function threadHostPort(): HostPort | null {
     onMessage: (listener) => {
       port.on("message", listener);
     },
+    nextMessage: () =>
+      new Promise((resolve) => {
+        port.once("message", (message) => {
+          // With no listener left the port must not keep the thread alive.
+          port.unref();
+          resolve(message);
+        });
+      }),
   };
 }
 
@@ -52,7 +60,19 @@ export function currentThreadId(): number {
   return wt.threadId;
 }
 
-/** What the worker was started with. */
+// The data a spare worker (started before it had a job) adopts when its job arrives. On
+// globalThis under a registered symbol, so that a second copy of this library in the worker
+// (the user's module importing it from another specifier) sees it too.
+const ADOPTED = Symbol.for("@mp/multiprocessing.workerData");
+
+/** What the worker was started with, or the data it adopted since. */
 export function currentWorkerData(): unknown {
-  return wt.isMainThread ? undefined : wt.workerData;
+  if (wt.isMainThread) return undefined;
+  const adopted = (globalThis as Record<symbol, unknown>)[ADOPTED];
+  return adopted === undefined ? wt.workerData : adopted;
+}
+
+/** Makes {@linkcode currentWorkerData} return `data` from now on, in this worker. */
+export function adoptWorkerData(data: unknown): void {
+  (globalThis as Record<symbol, unknown>)[ADOPTED] = data;
 }

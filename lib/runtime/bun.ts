@@ -1,7 +1,7 @@
 // Bun: `node:worker_threads` reports a worker's exit code, which Bun's web `Worker` ("close"
 // event) does not, and moved batched messages faster in our measurements.
-import process from "node:process";
 import {
+  adoptWorkerData,
   currentThreadId,
   currentWorkerData,
   spawnThread,
@@ -24,9 +24,10 @@ export const bun: Runtime = {
     };
   },
   cpuCount: () => navigator.hardwareConcurrency,
-  osPid: () => process.pid,
+  osPid: () => globalThis.process.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
+  adoptWorkerData,
   hostPort: threadHostPort,
   // No heap limit to pass.
   heapLimitNeedsMacrotask: false,

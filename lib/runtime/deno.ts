@@ -2,8 +2,8 @@
 // reports nothing when a worker exits (a dead worker would go unnoticed), so this adapter uses
 // Deno's `node:worker_threads`, built on the same Deno workers, which has both. It is also the
 // faster of the two for batched messages on Deno.
-import { getHeapStatistics } from "node:v8";
 import {
+  adoptWorkerData,
   currentThreadId,
   currentWorkerData,
   spawnThread,
@@ -20,7 +20,13 @@ const deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
 let heapMB: number | undefined;
 
 function defaultHeapMB(): number {
-  return heapMB ??= Math.max(64, Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20));
+  // `node:v8` loaded here, not imported by the module: every worker on every runtime imports
+  // this adapter, and a `node:` module costs a worker's start (see node.ts).
+  if (heapMB === undefined) {
+    const v8 = globalThis.process.getBuiltinModule("node:v8") as typeof import("node:v8");
+    heapMB = Math.max(64, Math.floor(v8.getHeapStatistics().heap_size_limit / 2 ** 20));
+  }
+  return heapMB;
 }
 
 /** The adapter for Deno 2. */
@@ -43,6 +49,7 @@ export const denoRuntime: Runtime = {
   osPid: () => deno.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
+  adoptWorkerData,
   hostPort: threadHostPort,
   heapLimitNeedsMacrotask: true,
 };

@@ -1,7 +1,8 @@
-// Node: `node:worker_threads` is the native API.
-import * as os from "node:os";
-import process from "node:process";
+// Node: `node:worker_threads` is the native API. No other `node:` module: each one a worker
+// imports costs its start about half a millisecond or more (bench/exp_processes.ts), so the
+// globals stand in for `node:os` and `node:process`.
 import {
+  adoptWorkerData,
   currentThreadId,
   currentWorkerData,
   spawnThread,
@@ -13,10 +14,12 @@ import type { Runtime } from "./types.ts";
 export const node: Runtime = {
   name: "node",
   spawn: (url, options) => spawnThread(url, options),
-  cpuCount: () => os.availableParallelism(),
-  osPid: () => process.pid,
+  // Node's is os.availableParallelism().
+  cpuCount: () => navigator.hardwareConcurrency,
+  osPid: () => globalThis.process.pid,
   threadId: currentThreadId,
   workerData: currentWorkerData,
+  adoptWorkerData,
   hostPort: threadHostPort,
   heapLimitNeedsMacrotask: false,
 };

@@ -48,6 +48,11 @@ export interface HostPort {
   post(message: unknown): void;
   /** Calls `listener` for each message from the creator. */
   onMessage(listener: (message: unknown) => void): void;
+  /**
+   * Resolves with the next message from the creator, then stops listening, so that the
+   * channel no longer keeps the worker alive.
+   */
+  nextMessage(): Promise<unknown>;
 }
 
 /** One runtime's adapter. */
@@ -62,8 +67,16 @@ export interface Runtime {
   osPid(): number;
   /** The id of the current thread: `0` on the main thread. */
   threadId(): number;
-  /** Inside a worker, the value it was started with; `undefined` on the main thread. */
+  /**
+   * Inside a worker, the value it was started with, or the one it adopted since; `undefined`
+   * on the main thread.
+   */
   workerData(): unknown;
+  /**
+   * Inside a worker started before its job was known (a spare), makes `workerData()` return
+   * the job's data from now on.
+   */
+  adoptWorkerData(data: unknown): void;
   /** Inside a worker, the channel to its creator; `null` on the main thread. */
   hostPort(): HostPort | null;
   /**
