@@ -62,6 +62,7 @@ const TESTED = [
   "pool_squares.ts",
   "process_args.ts",
   "process_daemon.ts",
+  "process_prepare.ts",
   "process_send_mail.ts",
   "process_subclass.ts",
   "queue_joinable.ts",
@@ -215,6 +216,22 @@ describe("examples", () => {
         /^child 1 is done$/,
         /^Process-1 \(pid \d+\) ended with exitcode 0$/,
         /^main \(pid \d+\)$/,
+      ]);
+    },
+  );
+
+  test(
+    "examples/process_prepare.ts runs its processes on spares prepared ahead",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("process_prepare.ts");
+      assertInOrder(stdout, [
+        /^job 0 running, [\d.]+ ms after start\(\)$/,
+        /^Process-1 ended with exitcode 0$/,
+        /^job 1 running, [\d.]+ ms after start\(\)$/,
+        /^Process-2 ended with exitcode 0$/,
+        /^job 2 running, [\d.]+ ms after start\(\)$/,
+        /^Process-3 ended with exitcode 0$/,
       ]);
     },
   );
