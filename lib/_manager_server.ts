@@ -495,11 +495,12 @@ export class Server {
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       if (conn.closed) return;
       await deliverChallenge(conn, this.#authkey);
-      // The peer has proved the key: from here it is a client, bound by idleTimeout only.
-      // The timer must stop now, not after the peer's #WELCOME#: the client is done once it
-      // sends that, and sends its first request with it, so a timer still running until it
-      // arrives would close, on a slow machine, a client that holds the key and believes
-      // itself connected (its calls fail with EOFError).
+      // The peer has proved the key: it is trusted from here, and the rest of the handshake
+      // is not timed (an authenticated connection is not, unless idleTimeout is set, and
+      // Python times neither). The timer must stop now, not after the peer's #WELCOME#: the
+      // client is done once it sends that, and sends its first request with it, so a timer
+      // still running until it arrives would close, on a slow machine, a client that holds
+      // the key and believes itself connected (its calls fail with EOFError).
       clearTimeout(timer);
       timer = undefined;
       this.#throttle.succeeded(peer);
