@@ -101,7 +101,7 @@ export interface ManagerOptions {
    * How long, in milliseconds, a new connection may take to prove the `authkey` before the
    * server closes it. Once it has, the rest of the handshake is not timed. The bound is loose
    * (Python's managers have none), so that a machine starved of CPU does not fail honest
-   * clients: there a handshake has been seen to take 5 s. A client waits 20 s for a server.
+   * clients: there a handshake has been seen to take 10 s. A client waits 20 s for a server.
    *
    * @default {15000}
    */
