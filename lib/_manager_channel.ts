@@ -11,6 +11,7 @@ import { createConnection, type Socket } from "node:net";
 import { setTimeout as timer } from "node:timers";
 import {
   answerChallenge,
+  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_FRAME,
   deliverChallenge,
   HANDSHAKE_MAX_FRAME,
@@ -122,8 +123,11 @@ export class RefBatch {
   }
 }
 
-/** How long a client waits for a server to authenticate, in milliseconds. */
-const CLIENT_HANDSHAKE_TIMEOUT = 10_000;
+/**
+ * How long a client waits for a server to authenticate, in milliseconds (20 s): longer than a
+ * server's default bound, so that on a slow machine the server's verdict comes first.
+ */
+const CLIENT_HANDSHAKE_TIMEOUT = DEFAULT_HANDSHAKE_TIMEOUT + 5_000;
 
 /** One connection per thread and manager, shared by every proxy of that manager. */
 export class SocketChannel implements Channel {
@@ -315,8 +319,15 @@ export class SocketChannel implements Channel {
   #send(conn: SocketConnection, callId: number, bytes: Uint8Array): Promise<unknown> {
     return new Promise((resolve, reject) => {
       // Sent first: on a connection that has just ended, send() throws (the rejection), and
-      // the call is neither left pending nor holding the program.
-      conn.send(bytes);
+      // the call is neither left pending nor holding the program. It fails as every call on
+      // a lost connection does, not with the socket's own error (a bare `write EPIPE`), which
+      // a call made before #read has seen the end would otherwise get.
+      try {
+        conn.send(bytes);
+      } catch (error) {
+        this.#fail(error);
+        throw this.#broken;
+      }
       this.#pending.set(callId, { resolve, reject });
       // Until its reply arrives (#read), this call keeps the program alive.
       conn.ref();

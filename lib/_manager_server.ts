@@ -481,9 +481,12 @@ export class Server {
     const conn = new SocketConnection(socket, HANDSHAKE_MAX_FRAME);
     this.#connections.add(conn);
     socket.once("close", () => this.#connections.delete(conn));
-    // Nothing from a peer is trusted before it has proved the key, and it gets a few
-    // seconds to do so.
-    const timer = setTimeout(() => conn.close(), this.#handshakeTimeout);
+    // Nothing from a peer is trusted before it has proved the key, and it gets
+    // handshakeTimeout to do so.
+    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(
+      () => conn.close(),
+      this.#handshakeTimeout,
+    );
     const peer = socket.remoteAddress ?? "";
     try {
       // A peer that keeps failing waits longer each time before it may try again; never so
@@ -492,11 +495,20 @@ export class Server {
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       if (conn.closed) return;
       await deliverChallenge(conn, this.#authkey);
-      await answerChallenge(conn, this.#authkey);
+      // The peer has proved the key: it is trusted from here, and the rest of the handshake
+      // is not timed (an authenticated connection is not, unless idleTimeout is set, and
+      // Python times neither). The timer must stop now, not after the peer's #WELCOME#: the
+      // client is done once it sends that, and sends its first request with it, so a timer
+      // still running until it arrives would close, on a slow machine, a client that holds
+      // the key and believes itself connected (its calls fail with EOFError).
+      clearTimeout(timer);
+      timer = undefined;
       this.#throttle.succeeded(peer);
+      await answerChallenge(conn, this.#authkey);
     } catch {
-      // A peer that merely went away (or timed out) is not counted as a failed key.
-      if (!conn.closed) this.#throttle.failed(peer);
+      // A peer that merely went away (or timed out) is not counted as a failed key, nor is
+      // one that proved the key.
+      if (!conn.closed && timer !== undefined) this.#throttle.failed(peer);
       conn.close();
       return;
     } finally {

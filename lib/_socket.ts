@@ -24,6 +24,13 @@ import { AuthenticationError, EOFError } from "./errors.ts";
 /** The largest frame a connection accepts once authenticated, unless told otherwise. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
+/**
+ * How long, in milliseconds, a server gives a new connection to prove the key, unless told
+ * otherwise. Loose: on a 2-core machine starved of CPU, honest handshakes took up to 5 s at a
+ * load average of 100, and 10 s at 280.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 15_000;
+
 /** The largest frame of the handshake: a challenge or an answer is some 60 bytes. */
 export const HANDSHAKE_MAX_FRAME = 256;
 

@@ -17,7 +17,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { DEFAULT_MAX_FRAME, keyBytes } from "./_socket.ts";
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FRAME, keyBytes } from "./_socket.ts";
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from "./_wire.ts";
 import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import { describe, type FunctionDef, functionDef, type TaskFunction } from "./reduction.ts";
@@ -98,10 +98,12 @@ export interface ManagerOptions {
    */
   maxFrame?: number;
   /**
-   * How long, in milliseconds, a new connection may take to authenticate before the server
-   * closes it; a client's `connect()` waits as long for the server to authenticate.
+   * How long, in milliseconds, a new connection may take to prove the `authkey` before the
+   * server closes it. Once it has, the rest of the handshake is not timed. The bound is loose
+   * (Python's managers have none), so that a machine starved of CPU does not fail honest
+   * clients: there a handshake has been seen to take 10 s. A client waits 20 s for a server.
    *
-   * @default {5000}
+   * @default {15000}
    */
   handshakeTimeout?: number;
   /**
@@ -359,7 +361,11 @@ export class BaseManager {
       );
     }
     this.#maxFrame = checkPositive(options.maxFrame, "maxFrame", DEFAULT_MAX_FRAME);
-    this.#handshakeTimeout = checkPositive(options.handshakeTimeout, "handshakeTimeout", 5000);
+    this.#handshakeTimeout = checkPositive(
+      options.handshakeTimeout,
+      "handshakeTimeout",
+      DEFAULT_HANDSHAKE_TIMEOUT,
+    );
     this.#idleTimeout = options.idleTimeout === Infinity
       ? Infinity
       : checkPositive(options.idleTimeout, "idleTimeout", Infinity);

@@ -8,7 +8,15 @@ import process from "node:process";
 import { describe, test } from "node:test";
 import { encode } from "@msgpack/msgpack";
 import * as mp from "../mod.ts";
-import { answerTo, CHALLENGE, DIGEST, frame, header, RawPeer } from "./fixtures/raw_peer.ts";
+import {
+  answerTo,
+  CHALLENGE,
+  DIGEST,
+  frame,
+  header,
+  PROMPTLY,
+  RawPeer,
+} from "./fixtures/raw_peer.ts";
 import { wireSample } from "./fixtures/tcp_client.ts";
 import { currentRuntime, Program, RUNTIMES, startServer } from "./fixtures/tcp_programs.ts";
 
@@ -395,6 +403,29 @@ describe("BaseManager over TCP", () => {
         }
       } finally {
         for (const p of peers) p.destroy();
+        await server.close();
+      }
+    },
+  );
+
+  test(
+    "BaseManager's server does not time out a peer that proved the key, however slow the rest of its handshake",
+    slow,
+    async () => {
+      // A client is done once it sends its last frame, and sends its first request with it:
+      // a server timing it until that frame arrives closed, on a starved machine, clients
+      // that believed themselves connected (their calls failed with EOFError).
+      class Local extends mp.BaseManager {}
+      const handshakeTimeout = 1_500;
+      const server = new Local({ authkey: KEY, handshakeTimeout }).getServer();
+      const [, port] = await server.listen();
+      const peer = await RawPeer.connect(port);
+      try {
+        // Proves the key at once, then challenges the server only after its bound has passed.
+        await peer.authenticate(KEY, PROMPTLY, 2 * handshakeTimeout);
+        assert.deepEqual(await peer.call([1, "", "ping", []]), [1, 0, "pong"]);
+      } finally {
+        peer.destroy();
         await server.close();
       }
     },
