@@ -452,7 +452,10 @@ export function chart(run: Run): string {
   const highest = Math.max(2, ...values) * 1.3;
   const min = [...ticks].reverse().find((t) => t <= lowest) ?? 0.01;
   const max = ticks.find((t) => t >= highest) ?? 1000;
-  const left = 300, width = 460, rowH = 26, top = 62, right = 150;
+  // Labels are 12px sans-serif: about 6.6px a character leaves the longest one room.
+  const longest = Math.max(...bars.map((r) => r.name.length));
+  const left = Math.max(300, Math.ceil(longest * 6.6) + 24), width = 460, rowH = 26, top = 62;
+  const right = 150;
   const x = (v: number) =>
     left + (Math.log(Math.min(Math.max(v, min), max) / min) / Math.log(max / min)) * width;
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
