@@ -113,7 +113,15 @@ async function startBull(port: number): Promise<BullSide> {
         await events.close();
         await queue.obliterate({ force: true });
         await queue.close();
-        for (const w of workers) w.kill("SIGTERM");
+        // Their exit is awaited: a worker program still closing would run into the next
+        // experiment's timing.
+        await Promise.all(workers.map((w) => {
+          if (w.exitCode !== null || w.signalCode !== null) return;
+          const exited = new Promise((resolve) => w.once("exit", resolve));
+          w.kill("SIGTERM");
+          const timer = setTimeout(() => w.kill("SIGKILL"), 5000);
+          return exited.finally(() => clearTimeout(timer));
+        }));
       },
     };
   } catch (error) {
