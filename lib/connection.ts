@@ -76,6 +76,19 @@ function closeCopy({ counter, writer, alsoReading }: Copy): void {
   if (alsoReading !== null && counter.endClosed(writer)) alsoReading.markClosed(false);
 }
 
+// A connection with a message still on its way is kept from collection: collected, it would
+// close its copy (below) and cut off the message's remaining pieces.
+const sending = new Map<object, number>();
+
+function pinWhileSending(connection: object, sent: Promise<void>): Promise<void> {
+  sending.set(connection, (sending.get(connection) ?? 0) + 1);
+  return sent.finally(() => {
+    const left = sending.get(connection)! - 1;
+    if (left === 0) sending.delete(connection);
+    else sending.set(connection, left);
+  });
+}
+
 // A connection dropped without close() closes its copy when collected, as Python's does.
 const dropped = new FinalizationRegistry<Copy>((copy) => {
   openCopies.delete(copy);
@@ -252,7 +265,7 @@ export class Connection<T = unknown> implements Disposable {
     try {
       const channel = this.#check("send", "out");
       const length = encode(obj, "send the object");
-      return channel.send(encoded(), length, Infinity, false);
+      return pinWhileSending(this, channel.send(encoded(), length, Infinity, false));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -319,7 +332,7 @@ export class Connection<T = unknown> implements Disposable {
         ? bytes.length - offset
         : byteCount(size, "size", "send bytes", bytes.length - offset);
       const length = encodeSentBytes(bytes.subarray(offset, offset + n));
-      return channel.send(encoded(), length, Infinity, false);
+      return pinWhileSending(this, channel.send(encoded(), length, Infinity, false));
     } catch (error) {
       return Promise.reject(error);
     }
