@@ -258,6 +258,11 @@ export interface WorkerProcess {
   readonly child: ChildProcess;
   /** What it printed on stderr so far (its log). */
   log(): string;
+  /**
+   * Waits until its log matches `pattern` (a line is read from its pipe a little after the
+   * broker sees what the worker did); rejects with the log after `ms`.
+   */
+  logged(pattern: RegExp, ms?: number): Promise<void>;
   /** Resolves with its exit code or signal once it has ended. */
   readonly exited: Promise<number | string | null>;
   /** Ends it: SIGTERM (finishes its chunks) or SIGKILL (as a crash). */
@@ -322,6 +327,15 @@ export async function startWorker(
   return {
     child,
     log: () => stderr,
+    async logged(pattern, ms = 20_000) {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(stderr)) {
+        if (Date.now() > deadline) {
+          throw new Error(`The worker's log did not match ${pattern} in ${ms} ms: ${stderr}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     exited,
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -130,7 +130,7 @@ describe(
           process.kill(stalled.child.pid!, "SIGSTOP");
           other = await startWorker(redis.url, { processes: 1 });
           assert.equal(await result.get(), 7);
-          assert.match(other.log(), /claimed chunk/);
+          await other.logged(/claimed chunk/);
           // The first worker wakes, finishes its run, and is refused when it records it.
           process.kill(stalled.child.pid!, "SIGCONT");
           for (let i = 0; !existsSync(runs) || readFileSync(runs, "utf8") !== "7\n7\n"; i++) {
@@ -359,7 +359,7 @@ describe(
             assert.ok(Date.now() < deadline, "the dead caller's keys are still there after 60 s");
             await new Promise((r) => setTimeout(r, 250));
           }
-          assert.match(worker.log(), /dropped the work of pool/);
+          await worker.logged(/dropped the work of pool/);
           await using pool = new Pool({ broker: redis.url });
           assert.equal(await pool.apply((x: number) => x, [7]), 7);
         } finally {
