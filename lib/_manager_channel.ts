@@ -59,6 +59,35 @@ export interface Channel {
   wire?(reference: Reference): Reference;
 }
 
+/**
+ * Frames between a client and a manager's server: over a socket (`SocketConnection`), or
+ * over shared memory between the thread that started a `Manager()` and its worker
+ * (`PipeFrames`, lib/_manager_pipe.ts).
+ */
+export interface FrameConn {
+  /** Whether the connection has ended (closed by either end, or broken). */
+  readonly closed: boolean;
+  /** The largest frame this end accepts; a longer one closes the connection. */
+  maxFrame: number;
+  /** Sends one frame at once (copied, or queued in order); throws once the connection ended. */
+  send(payload: Uint8Array): void;
+  /**
+   * Gives every frame, in order, to `onFrame`, and the error that ended the connection to
+   * `onEnd`; `held`: whether listening alone keeps the program alive.
+   */
+  listen(
+    onFrame: (frame: Uint8Array) => void,
+    onEnd: (error: Error) => void,
+    held: boolean,
+  ): void;
+  /** Keeps the program alive while a caller waits for something from this connection. */
+  ref(): void;
+  /** Undoes one `ref()`. */
+  unref(): void;
+  /** Closes the connection; frames not yet read are dropped. */
+  close(): void;
+}
+
 /** Where a proxy's manager is, as a worker needs it: TCP address and key. */
 export interface Route {
   host: string;
@@ -134,23 +163,39 @@ export class SocketChannel implements Channel {
   static readonly #channels = new Map<string, SocketChannel>();
   readonly route: Route;
   readonly refs: RefBatch = new RefBatch(this);
-  #conn: Promise<SocketConnection> | undefined;
-  #ready: SocketConnection | undefined;
+  #conn: Promise<FrameConn> | undefined;
+  #ready: FrameConn | undefined;
   #pending = new Map<number, Pending>();
   #nextCall = 1;
   #codec: WireCodec;
   #broken: Error | undefined;
+  // Replies waiting for an earlier one whose classes are being imported.
+  #resolving: Promise<void> | undefined;
 
   /**
    * The channel of this thread to `route`; `limits` (the manager's own, where this thread has
    * one) bound the replies it reads, if it makes a new one.
    */
   static for(route: Route, limits?: WireLimits): SocketChannel {
-    const key = `${route.host}:${route.port}:${Buffer.from(route.authkey).toString("hex")}`;
+    const key = channelKey(route);
     let channel = SocketChannel.#channels.get(key);
     if (channel === undefined || channel.#broken !== undefined) {
       SocketChannel.#channels.set(key, channel = new SocketChannel(route, limits));
     }
+    return channel;
+  }
+
+  /**
+   * Makes `conn`, already connected to the server at `route` (a `Pipe()` to the worker of a
+   * `Manager()` this thread started), this thread's channel to it: every proxy of that
+   * manager on this thread calls through it, and proxies sent elsewhere still carry `route`.
+   */
+  static adopt(route: Route, conn: FrameConn, limits?: WireLimits): SocketChannel {
+    const channel = new SocketChannel(route, limits);
+    channel.#ready = conn;
+    channel.#conn = Promise.resolve(conn);
+    channel.#listen(conn);
+    SocketChannel.#channels.set(channelKey(route), channel);
     return channel;
   }
 
@@ -167,7 +212,7 @@ export class SocketChannel implements Channel {
   }
 
   /** Connects and authenticates, once. */
-  connection(): Promise<SocketConnection> {
+  connection(): Promise<FrameConn> {
     // A failed connection is not retried by this channel: the next SocketChannel.for() makes
     // a new one, so that a manager started later can still be reached.
     return this.#conn ??= this.#connect().catch((error) => {
@@ -176,7 +221,7 @@ export class SocketChannel implements Channel {
     });
   }
 
-  async #connect(): Promise<SocketConnection> {
+  async #connect(): Promise<FrameConn> {
     const { host, port } = this.route;
     // A server that accepts and then says nothing (or nothing readable) fails the connect
     // within the handshake timeout, as the server gives a client.
@@ -242,41 +287,60 @@ export class SocketChannel implements Channel {
       conn.unref();
     }
     conn.maxFrame = DEFAULT_MAX_FRAME;
-    void this.#read(conn);
+    this.#listen(conn);
     this.#ready = conn;
     return conn;
   }
 
-  async #read(conn: SocketConnection): Promise<void> {
-    for (;;) {
-      let reply: [number, number, unknown];
-      try {
-        // This wait never ends while connected: it does not keep the program alive by
-        // itself. Each call refs the connection until its reply arrives (#send), so a
-        // pending call does, and an idle connection does not (Python's client exits).
-        const frame = await conn.recv({ ref: false });
-        reply = this.#codec.decode(frame) as [number, number, unknown];
-      } catch (error) {
-        this.#fail(error);
-        // A reply that cannot be read breaks the channel: closed, it no longer holds the
-        // program for the calls that were waiting.
-        conn.close();
-        return;
-      }
-      if (this.#codec.unresolved) {
-        // Instances of classes this thread has not imported yet: imported, then rebuilt.
-        reply = await this.#codec.resolve(reply).then(
-          (value) => value as typeof reply,
-          (error) => [reply[0], ERROR, error],
-        );
-      }
-      const pending = this.#pending.get(reply[0]);
-      if (pending === undefined) continue;
-      this.#pending.delete(reply[0]);
-      conn.unref();
-      if (reply[1] === ERROR) pending.reject(reply[2]);
-      else pending.resolve(reply[1] === UNDEFINED ? undefined : reply[2]);
+  // Listening never ends while connected: it does not keep the program alive by itself. Each
+  // call refs the connection until its reply arrives (#send), so a pending call does, and an
+  // idle connection does not (Python's client exits).
+  #listen(conn: FrameConn): void {
+    conn.listen((frame) => this.#reply(conn, frame), (error) => {
+      if (this.#broken === undefined) this.#fail(error);
+    }, false);
+  }
+
+  #reply(conn: FrameConn, frame: Uint8Array): void {
+    let reply: [number, number, unknown];
+    try {
+      reply = this.#codec.decode(frame) as [number, number, unknown];
+    } catch (error) {
+      this.#fail(error);
+      // A reply that cannot be read breaks the channel: closed, it no longer holds the
+      // program for the calls that were waiting.
+      conn.close();
+      return;
     }
+    if (this.#codec.unresolved || this.#resolving !== undefined) {
+      // Instances of classes this thread has not imported yet: imported, then rebuilt. The
+      // replies after it wait for it, so that calls still settle in the order answered.
+      const resolved = this.#codec.unresolved
+        ? () =>
+          this.#codec.resolve(reply).then(
+            (value) => value as typeof reply,
+            (error) => [reply[0], ERROR, error] as typeof reply,
+          )
+        : () => reply;
+      const next = (this.#resolving ?? Promise.resolve()).then(resolved).then((r) =>
+        this.#settle(conn, r)
+      );
+      this.#resolving = next;
+      void next.then(() => {
+        if (this.#resolving === next) this.#resolving = undefined;
+      });
+      return;
+    }
+    this.#settle(conn, reply);
+  }
+
+  #settle(conn: FrameConn, reply: [number, number, unknown]): void {
+    const pending = this.#pending.get(reply[0]);
+    if (pending === undefined) return;
+    this.#pending.delete(reply[0]);
+    conn.unref();
+    if (reply[1] === ERROR) pending.reject(reply[2]);
+    else pending.resolve(reply[1] === UNDEFINED ? undefined : reply[2]);
   }
 
   #fail(error: unknown): void {
@@ -316,7 +380,7 @@ export class SocketChannel implements Channel {
     });
   }
 
-  #send(conn: SocketConnection, callId: number, bytes: Uint8Array): Promise<unknown> {
+  #send(conn: FrameConn, callId: number, bytes: Uint8Array): Promise<unknown> {
     return new Promise((resolve, reject) => {
       // Sent first: on a connection that has just ended, send() throws (the rejection), and
       // the call is neither left pending nor holding the program. It fails as every call on
@@ -346,6 +410,19 @@ export class SocketChannel implements Channel {
   close(): void {
     void this.#conn?.then((conn) => conn.close(), () => {});
   }
+
+  /**
+   * Fails the calls waiting and every later one with `EOFError`, and closes the connection:
+   * its server is known to be gone (the worker of a `Manager()` ended).
+   */
+  abort(why: string): void {
+    if (this.#broken === undefined) this.#fail(new EOFError(why));
+    this.close();
+  }
+}
+
+function channelKey(route: Route): string {
+  return `${route.host}:${route.port}:${Buffer.from(route.authkey).toString("hex")}`;
 }
 
 /**

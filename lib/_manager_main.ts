@@ -1,6 +1,7 @@
 // The module a manager's worker starts with: it makes the server of the manager's registered
 // types, listens on its address, and tells the manager the port. It serves until terminated.
 import { type ManagerInit, Server } from "./managers.ts";
+import { PipeFrames } from "./_manager_pipe.ts";
 import { runtime } from "./runtime/mod.ts";
 import "./_shareables.ts";
 
@@ -23,6 +24,7 @@ try {
     limits: init.limits,
   });
   const [, listening] = await server.listen();
+  void server.servePipe(new PipeFrames(init.pipe, true, init.maxFrame));
   port.post({ kind: "ready", port: listening });
 } catch (error) {
   port.post({ kind: "error", message: error instanceof Error ? error.message : String(error) });

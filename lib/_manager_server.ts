@@ -31,7 +31,8 @@ import {
   ValueReferent,
 } from "./_referents.ts";
 import { Pool } from "./pool.ts";
-import { allocatePid, runAsProcess } from "./context.ts";
+import { allocatePid, runAsProcess, runningAs } from "./context.ts";
+import type { PipeFrames } from "./_manager_pipe.ts";
 import { EOFError, RemoteError } from "./errors.ts";
 import { JoinableQueue, Queue } from "./queues.ts";
 import {
@@ -45,6 +46,7 @@ import { BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from "./sy
 import {
   type Channel,
   ERROR,
+  type FrameConn,
   isReference,
   RefBatch,
   type Reference,
@@ -168,12 +170,12 @@ function heapUsed(): number {
  * milliseconds; with `Infinity`, never.
  */
 class IdleTimer {
-  readonly #conn: SocketConnection;
+  readonly #conn: FrameConn;
   readonly #timeout: number;
   #running = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(conn: SocketConnection, timeout: number) {
+  constructor(conn: FrameConn, timeout: number) {
     this.#conn = conn;
     this.#timeout = timeout;
     this.#arm();
@@ -263,7 +265,7 @@ export class Server {
   // encoding fails.
   #emitting: Client | undefined;
   #emitted: Held[] = [];
-  readonly #connections = new Set<SocketConnection>();
+  readonly #connections = new Set<FrameConn>();
   #nextId = 1;
   // Begins every id: a proxy of another manager sent here names no object of this one (ids
   // would otherwise repeat from one server to the next, and find the wrong object).
@@ -515,68 +517,135 @@ export class Server {
       clearTimeout(timer);
     }
     conn.maxFrame = this.#maxFrame;
+    await this.#serveClient(conn, (detach) => socket.once("close", detach));
+  }
+
+  /**
+   * Serves the client at the other end of `conn`, the pipe from the thread that started this
+   * server's `Manager()` (trusted: it made the worker this server runs in), until either end
+   * closes it or the server closes.
+   *
+   * @internal For `lib/_manager_main.ts`.
+   */
+  servePipe(conn: PipeFrames): Promise<void> {
+    this.#connections.add(conn);
+    conn.maxFrame = this.#maxFrame;
+    const identity = { name: `ManagerClient-${this.#nextId}`, pid: allocatePid().pid };
+    const client = this.attach();
+    const idle = new IdleTimer(conn, this.#idleTimeout);
+    return new Promise<void>((resolve) => {
+      runAsProcess(identity, [], () => {
+        // Frames arrive one at a time, each answered at once: no promise, no loop of awaits.
+        conn.listen(
+          (frame) => {
+            if (runningAs(identity)) this.#handle(conn, client, idle, frame);
+            else runAsProcess(identity, [], () => this.#handle(conn, client, idle, frame));
+          },
+          () => {
+            idle.stop();
+            this.detach(client);
+            this.#connections.delete(conn);
+            resolve();
+          },
+          true,
+        );
+      });
+    });
+  }
+
+  /**
+   * Answers the requests of one authenticated client until its connection ends; `onClose`
+   * registers what to run once it has (the client's references are released).
+   */
+  async #serveClient(
+    conn: SocketConnection,
+    onClose: (detach: () => void) => void,
+  ): Promise<void> {
     // Each connection is a client thread: the owner of the RLocks its calls acquire, and of
     // the references its proxies hold, released when it ends (its thread or program ended).
     const identity = { name: `ManagerClient-${this.#nextId}`, pid: allocatePid().pid };
     const client = this.attach();
-    socket.once("close", () => this.detach(client));
-    if (conn.closed) this.detach(client);
+    let detached = false;
+    const detach = () => {
+      if (detached) return;
+      detached = true;
+      this.detach(client);
+    };
+    onClose(detach);
+    if (conn.closed) detach();
     const idle = new IdleTimer(conn, this.#idleTimeout);
-    for (;;) {
-      let request: unknown;
-      let frame: Uint8Array;
-      try {
-        frame = await conn.recv();
-      } catch {
-        conn.close();
-        idle.stop();
-        return;
-      }
-      try {
-        request = this.#codec.decode(frame);
-      } catch (error) {
-        // A message over the limits, or holding a proxy of no object here (another
-        // manager's, or one freed), fails its call, if it says which; anything else that
-        // cannot be read closes the connection, and only that one.
-        const callId = error instanceof WireLimitError || error instanceof RemoteError
-          ? requestCallId(frame)
-          : undefined;
-        if (callId === undefined) {
-          conn.close();
-          idle.stop();
-          return;
+    try {
+      // Its calls run as the client's process: set once here, as every call is answered
+      // from within this loop's context.
+      await runAsProcess(identity, [], async () => {
+        for (;;) {
+          let frame: Uint8Array;
+          try {
+            frame = await conn.recv();
+          } catch {
+            conn.close();
+            idle.stop();
+            return;
+          }
+          if (runningAs(identity)) {
+            if (!this.#handle(conn, client, idle, frame)) return;
+          } else if (!runAsProcess(identity, [], () => this.#handle(conn, client, idle, frame))) {
+            return;
+          }
         }
-        // As a RangeError: the caller's side knows no WireLimitError.
-        const reason = error instanceof RemoteError
-          ? error
-          : new RangeError((error as Error).message);
-        this.#reply(conn, this.#codec.encodeView([callId, ERROR, reason]));
-        continue;
-      }
-      // Checked before it is taken apart: an authenticated peer may still send anything.
-      if (!Array.isArray(request) || request.length !== 4) {
-        conn.close();
-        return;
-      }
-      const [callId, id, method, args] = request as [number, string, string, unknown[]];
-      if (
-        typeof callId !== "number" || typeof id !== "string" || typeof method !== "string" ||
-        !Array.isArray(args)
-      ) {
-        conn.close();
-        return;
-      }
-      idle.busy();
-      void runAsProcess(
-        identity,
-        [],
-        () => this.#answer(conn, client, callId, id, method, args),
-      ).finally(() => idle.done());
+      });
+    } finally {
+      detach();
     }
   }
 
+  /**
+   * Reads one request of `client` and starts answering it; `false` if it closed the
+   * connection (the frame was not a request).
+   */
+  #handle(conn: FrameConn, client: Client, idle: IdleTimer, frame: Uint8Array): boolean {
+    let request: unknown;
+    try {
+      request = this.#codec.decode(frame);
+    } catch (error) {
+      // A message over the limits, or holding a proxy of no object here (another
+      // manager's, or one freed), fails its call, if it says which; anything else that
+      // cannot be read closes the connection, and only that one.
+      const callId = error instanceof WireLimitError || error instanceof RemoteError
+        ? requestCallId(frame)
+        : undefined;
+      if (callId === undefined) {
+        conn.close();
+        idle.stop();
+        return false;
+      }
+      // As a RangeError: the caller's side knows no WireLimitError.
+      const reason = error instanceof RemoteError
+        ? error
+        : new RangeError((error as Error).message);
+      this.#reply(conn, this.#codec.encodeView([callId, ERROR, reason]));
+      return true;
+    }
+    // Checked before it is taken apart: an authenticated peer may still send anything.
+    if (!Array.isArray(request) || request.length !== 4) {
+      conn.close();
+      return false;
+    }
+    const [callId, id, method, args] = request as [number, string, string, unknown[]];
+    if (
+      typeof callId !== "number" || typeof id !== "string" || typeof method !== "string" ||
+      !Array.isArray(args)
+    ) {
+      conn.close();
+      return false;
+    }
+    idle.busy();
+    void this.#answer(conn, client, idle, callId, id, method, args);
+    return true;
+  }
+
   /** Sends a reply's bytes, unless the client went away meanwhile. */
-  #reply(conn: SocketConnection, bytes: Uint8Array): void {
+  #reply(conn: FrameConn, bytes: Uint8Array): void {
     try {
       conn.send(bytes);
     } catch {
@@ -585,8 +654,9 @@ export class Server {
   }
 
   async #answer(
-    conn: SocketConnection,
+    conn: FrameConn,
     client: Client,
+    idle: IdleTimer,
     callId: number,
     id: string,
     method: string,
@@ -599,6 +669,7 @@ export class Server {
     } catch (error) {
       reply = [callId, ERROR, error instanceof Error ? error : new Error(String(error))];
     }
+    idle.done();
     if (conn.closed) return;
     let bytes: Uint8Array;
     try {
@@ -790,7 +861,9 @@ export class LocalChannel implements Channel {
         `Cannot call ${method}() as the manager was shut down: create a new Manager()`,
       );
     }
-    const copied = this.#toServer.decode(this.#toServer.encodeView(args)) as unknown[];
+    // A bytes value decodes as a view of the bytes it came from: of a copy of its own, not of
+    // the encoder's buffer, which the next call reuses (the server would keep a view of it).
+    const copied = this.#toServer.decode(this.#toServer.encode(args)) as unknown[];
     const value = await this.#server.invoke(id, method, copied, this.#client);
     if (value === undefined || this.#closed) return undefined;
     return this.#toClient.decode(this.#server.encodeReply(this.#client, value, false));

@@ -1048,6 +1048,30 @@ export class Channel {
   }
 
   /**
+   * Takes the next whole message's bytes if it is there now (and no call of this thread
+   * waits before it), without a promise: the message, {@linkcode MUST_WAIT} (then
+   * {@linkcode Channel.waitIndex} and {@linkcode Channel.waitValue} name the word to watch;
+   * a large message, which comes in pieces, is only read by `receive()`), or
+   * {@linkcode END_OF_STREAM} once the sending end closed and all was read.
+   *
+   * @returns The bytes, `MUST_WAIT` or `END_OF_STREAM`.
+   */
+  tryReceiveBytes(): unknown {
+    if (this.#reads.length > 0) return WAIT;
+    return this.#readSome(null, BYTES);
+  }
+
+  /** The word the last `try` call found it must wait on. */
+  get waitIndex(): number {
+    return this.#waitIndex;
+  }
+
+  /** The value that word held then. */
+  get waitValue(): number {
+    return this.#waitValue;
+  }
+
+  /**
    * Receives the next message, waiting up to `timeout` ms for one to arrive.
    *
    * @param mode `VALUE` for the decoded message, `BYTES` for its bytes.
@@ -1384,3 +1408,5 @@ export class Channel {
 export const UNFINISHED_INDEX: number = UNFINISHED;
 /** Returned by {@linkcode Channel.tryReceive} when it would have to wait. Internal. */
 export const MUST_WAIT: typeof WAIT = WAIT;
+/** Returned by {@linkcode Channel.tryReceiveBytes} at the end of the stream. Internal. */
+export const END_OF_STREAM: typeof END = END;

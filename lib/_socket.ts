@@ -278,6 +278,33 @@ export class SocketConnection {
     return next;
   }
 
+  /**
+   * Gives every frame, in order, to `onFrame`, and the error that ended the connection to
+   * `onEnd`, once.
+   *
+   * @param onFrame Takes one frame.
+   * @param onEnd Called once the connection has ended.
+   * @param held Whether listening alone keeps the program alive.
+   */
+  listen(
+    onFrame: (frame: Uint8Array) => void,
+    onEnd: (error: Error) => void,
+    held: boolean,
+  ): void {
+    void (async () => {
+      for (;;) {
+        let frame: Uint8Array;
+        try {
+          frame = await this.recv({ ref: held });
+        } catch (error) {
+          onEnd(error as Error);
+          return;
+        }
+        onFrame(frame);
+      }
+    })();
+  }
+
   /** Keeps the program alive while a caller waits for something from this connection. */
   ref(): void {
     this.#hold();

@@ -91,8 +91,17 @@ const CONTAINER_COST = 64;
  *   after its end.
  */
 export function checkWire(bytes: Uint8Array, limits: Readonly<WireLimits>): void {
-  const budget = { size: 0 };
-  const end = walk(bytes, 0, bytes.length, 0, limits, budget);
+  // One walker serves every message; a walk inside an extension's bytes, or one started
+  // while another runs, gets its own.
+  const walker = idleWalker ?? new Walker();
+  idleWalker = undefined;
+  let end: number;
+  try {
+    end = walker.walk(bytes, 0, bytes.length, 0, limits, { size: 0 });
+  } finally {
+    walker.release();
+    idleWalker = walker;
+  }
   if (end !== bytes.length) {
     throw new RangeError(
       `Cannot decode the message as ${
@@ -111,204 +120,238 @@ function holdsMessagePack(type: number): boolean {
   return type >= INSTANCE && type <= REFERENCE;
 }
 
-/** Walks the values in bytes[pos, end) as one value; returns where it ends. */
-function walk(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  depth0: number,
-  limits: Readonly<WireLimits>,
-  budget: { size: number },
-): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+let idleWalker: Walker | undefined;
+
+/**
+ * Walks the values of a message as one value, and says where it ends. Its state lives in its
+ * fields, so that a walk allocates nothing: it runs for every frame a manager reads.
+ */
+class Walker {
+  #bytes: Uint8Array = new Uint8Array(0);
+  #pos = 0;
+  #end = 0;
+  #depth0 = 0;
+  #limits: Readonly<WireLimits> = DEFAULT_WIRE_LIMITS;
+  #budget: { size: number } = { size: 0 };
   // Values still to read in each open container; bounded by maxDepth.
-  const open: number[] = [];
-  let pending = 1;
-  let pos = start;
-  const need = (n: number) => {
-    if (pos + n > end) throw truncated();
-  };
-  const spend = (n: number) => {
+  readonly #open: number[] = [];
+  #pending = 0;
+
+  /** Drops the message it walked last. */
+  release(): void {
+    this.#bytes = EMPTY;
+    this.#open.length = 0;
+  }
+
+  /** Walks the values in bytes[start, end) as one value; returns where it ends. */
+  walk(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    depth0: number,
+    limits: Readonly<WireLimits>,
+    budget: { size: number },
+  ): number {
+    this.#bytes = bytes;
+    this.#pos = start;
+    this.#end = end;
+    this.#depth0 = depth0;
+    this.#limits = limits;
+    this.#budget = budget;
+    this.#open.length = 0;
+    this.#pending = 1;
+    const open = this.#open;
+    while (this.#pending > 0 || open.length > 0) {
+      if (this.#pending === 0) {
+        this.#pending = open.pop()!;
+        continue;
+      }
+      this.#pending--;
+      this.#need(1);
+      const b = bytes[this.#pos++];
+      this.#spend(VALUE_COST);
+      if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
+      if (b <= 0x8f) this.#container((b & 0x0f) * 2, "an object", b & 0x0f);
+      else if (b <= 0x9f) this.#container(b & 0x0f, "an array", b & 0x0f);
+      else if (b <= 0xbf) {
+        this.#length(b & 0x1f, "a string");
+        this.#skip(b & 0x1f);
+      } else {
+        switch (b) {
+          case 0xc4:
+          case 0xd9: {
+            this.#need(1);
+            const n = bytes[this.#pos++];
+            this.#length(n, b === 0xd9 ? "a string" : "bytes");
+            this.#spend(b === 0xd9 ? 2 * n : n);
+            this.#skip(n);
+            break;
+          }
+          case 0xc5:
+          case 0xda: {
+            const n = this.#uint(2);
+            this.#length(n, b === 0xda ? "a string" : "bytes");
+            this.#spend(b === 0xda ? 2 * n : n);
+            this.#skip(n);
+            break;
+          }
+          case 0xc6:
+          case 0xdb: {
+            const n = this.#uint(4);
+            this.#length(n, b === 0xdb ? "a string" : "bytes");
+            this.#spend(b === 0xdb ? 2 * n : n);
+            this.#skip(n);
+            break;
+          }
+          case 0xc7:
+            this.#ext(this.#uint(1));
+            break;
+          case 0xc8:
+            this.#ext(this.#uint(2));
+            break;
+          case 0xc9:
+            this.#ext(this.#uint(4));
+            break;
+          case 0xcc:
+          case 0xd0:
+            this.#skip(1);
+            break;
+          case 0xcd:
+          case 0xd1:
+            this.#skip(2);
+            break;
+          case 0xca:
+          case 0xce:
+          case 0xd2:
+            this.#skip(4);
+            break;
+          case 0xcb:
+          case 0xcf:
+          case 0xd3:
+            this.#skip(8);
+            break;
+          case 0xd4:
+            this.#ext(1);
+            break;
+          case 0xd5:
+            this.#ext(2);
+            break;
+          case 0xd6:
+            this.#ext(4);
+            break;
+          case 0xd7:
+            this.#ext(8);
+            break;
+          case 0xd8:
+            this.#ext(16);
+            break;
+          case 0xdc: {
+            const n = this.#uint(2);
+            this.#container(n, "an array", n);
+            break;
+          }
+          case 0xdd: {
+            const n = this.#uint(4);
+            this.#container(n, "an array", n);
+            break;
+          }
+          case 0xde: {
+            const n = this.#uint(2);
+            this.#container(n * 2, "an object", n);
+            break;
+          }
+          case 0xdf: {
+            const n = this.#uint(4);
+            this.#container(n * 2, "an object", n);
+            break;
+          }
+          default:
+            throw new RangeError(
+              `Cannot decode the message as it holds the byte 0x${
+                b.toString(16)
+              }, which starts no MessagePack value`,
+            );
+        }
+      }
+    }
+    return this.#pos;
+  }
+
+  #need(n: number): void {
+    if (this.#pos + n > this.#end) throw truncated();
+  }
+
+  // Reads a big-endian unsigned integer of `n` bytes (1, 2 or 4).
+  #uint(n: number): number {
+    this.#need(n);
+    const bytes = this.#bytes;
+    let pos = this.#pos;
+    let value = 0;
+    for (let i = 0; i < n; i++) value = value * 256 + bytes[pos++];
+    this.#pos = pos;
+    return value;
+  }
+
+  #spend(n: number): void {
+    const budget = this.#budget;
     budget.size += n;
-    if (budget.size > limits.maxDecodedSize) {
+    if (budget.size > this.#limits.maxDecodedSize) {
       throw new WireLimitError(
-        `Cannot decode the message as it would take more than ${limits.maxDecodedSize} bytes of memory: raise 'maxDecodedSize' if it is meant to`,
+        `Cannot decode the message as it would take more than ${this.#limits.maxDecodedSize} bytes of memory: raise 'maxDecodedSize' if it is meant to`,
       );
-    }
-  };
-  const length = (n: number, what: string) => {
-    if (n > limits.maxLength) {
-      throw new WireLimitError(
-        `Cannot decode the message as it holds ${what} of length ${n} and the limit is ${limits.maxLength}: raise 'maxLength' if it is meant to`,
-      );
-    }
-  };
-  const container = (n: number, what: string, entries = n) => {
-    length(entries, what);
-    spend(CONTAINER_COST);
-    // Each of its values takes a byte at least: a count past the end is a lie.
-    if (pos + n > end) throw truncated();
-    if (n === 0) return;
-    const depth = depth0 + open.length + 1;
-    if (depth > limits.maxDepth) {
-      throw new WireLimitError(
-        `Cannot decode the message as it nests deeper than ${limits.maxDepth} levels: raise 'maxDepth' if it is meant to`,
-      );
-    }
-    open.push(pending);
-    pending = n;
-  };
-  const skip = (n: number) => {
-    need(n);
-    pos += n;
-  };
-  const ext = (n: number) => {
-    need(1 + n);
-    const type = view.getInt8(pos);
-    pos += 1;
-    if (holdsMessagePack(type)) {
-      const depth = depth0 + open.length + 1;
-      if (depth > limits.maxDepth) {
-        throw new WireLimitError(
-          `Cannot decode the message as it nests deeper than ${limits.maxDepth} levels: raise 'maxDepth' if it is meant to`,
-        );
-      }
-      const inner = walk(bytes, pos, pos + n, depth, limits, budget);
-      if (inner !== pos + n) throw truncated();
-    }
-    spend(n);
-    pos += n;
-  };
-  while (pending > 0 || open.length > 0) {
-    if (pending === 0) {
-      pending = open.pop()!;
-      continue;
-    }
-    pending--;
-    need(1);
-    const b = bytes[pos++];
-    spend(VALUE_COST);
-    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
-    if (b <= 0x8f) container((b & 0x0f) * 2, "an object", b & 0x0f);
-    else if (b <= 0x9f) container(b & 0x0f, "an array");
-    else if (b <= 0xbf) {
-      length(b & 0x1f, "a string");
-      skip(b & 0x1f);
-    } else {
-      switch (b) {
-        case 0xc4:
-        case 0xd9: {
-          need(1);
-          const n = bytes[pos++];
-          length(n, b === 0xd9 ? "a string" : "bytes");
-          spend(b === 0xd9 ? 2 * n : n);
-          skip(n);
-          break;
-        }
-        case 0xc5:
-        case 0xda: {
-          need(2);
-          const n = view.getUint16(pos);
-          pos += 2;
-          length(n, b === 0xda ? "a string" : "bytes");
-          spend(b === 0xda ? 2 * n : n);
-          skip(n);
-          break;
-        }
-        case 0xc6:
-        case 0xdb: {
-          need(4);
-          const n = view.getUint32(pos);
-          pos += 4;
-          length(n, b === 0xdb ? "a string" : "bytes");
-          spend(b === 0xdb ? 2 * n : n);
-          skip(n);
-          break;
-        }
-        case 0xc7:
-          need(1);
-          ext(bytes[pos++]);
-          break;
-        case 0xc8:
-          need(2);
-          pos += 2;
-          ext(view.getUint16(pos - 2));
-          break;
-        case 0xc9:
-          need(4);
-          pos += 4;
-          ext(view.getUint32(pos - 4));
-          break;
-        case 0xcc:
-        case 0xd0:
-          skip(1);
-          break;
-        case 0xcd:
-        case 0xd1:
-          skip(2);
-          break;
-        case 0xca:
-        case 0xce:
-        case 0xd2:
-          skip(4);
-          break;
-        case 0xcb:
-        case 0xcf:
-        case 0xd3:
-          skip(8);
-          break;
-        case 0xd4:
-          ext(1);
-          break;
-        case 0xd5:
-          ext(2);
-          break;
-        case 0xd6:
-          ext(4);
-          break;
-        case 0xd7:
-          ext(8);
-          break;
-        case 0xd8:
-          ext(16);
-          break;
-        case 0xdc: {
-          need(2);
-          pos += 2;
-          container(view.getUint16(pos - 2), "an array");
-          break;
-        }
-        case 0xdd: {
-          need(4);
-          pos += 4;
-          container(view.getUint32(pos - 4), "an array");
-          break;
-        }
-        case 0xde: {
-          need(2);
-          pos += 2;
-          const n = view.getUint16(pos - 2);
-          container(n * 2, "an object", n);
-          break;
-        }
-        case 0xdf: {
-          need(4);
-          pos += 4;
-          const n = view.getUint32(pos - 4);
-          container(n * 2, "an object", n);
-          break;
-        }
-        default:
-          throw new RangeError(
-            `Cannot decode the message as it holds the byte 0x${
-              b.toString(16)
-            }, which starts no MessagePack value`,
-          );
-      }
     }
   }
-  return pos;
+
+  #length(n: number, what: string): void {
+    if (n > this.#limits.maxLength) {
+      throw new WireLimitError(
+        `Cannot decode the message as it holds ${what} of length ${n} and the limit is ${this.#limits.maxLength}: raise 'maxLength' if it is meant to`,
+      );
+    }
+  }
+
+  #container(n: number, what: string, entries: number): void {
+    this.#length(entries, what);
+    this.#spend(CONTAINER_COST);
+    // Each of its values takes a byte at least: a count past the end is a lie.
+    if (this.#pos + n > this.#end) throw truncated();
+    if (n === 0) return;
+    const depth = this.#depth0 + this.#open.length + 1;
+    if (depth > this.#limits.maxDepth) {
+      throw new WireLimitError(
+        `Cannot decode the message as it nests deeper than ${this.#limits.maxDepth} levels: raise 'maxDepth' if it is meant to`,
+      );
+    }
+    this.#open.push(this.#pending);
+    this.#pending = n;
+  }
+
+  #skip(n: number): void {
+    this.#need(n);
+    this.#pos += n;
+  }
+
+  #ext(n: number): void {
+    this.#need(1 + n);
+    const type = (this.#bytes[this.#pos] << 24) >> 24;
+    this.#pos += 1;
+    if (holdsMessagePack(type)) {
+      const depth = this.#depth0 + this.#open.length + 1;
+      if (depth > this.#limits.maxDepth) {
+        throw new WireLimitError(
+          `Cannot decode the message as it nests deeper than ${this.#limits.maxDepth} levels: raise 'maxDepth' if it is meant to`,
+        );
+      }
+      const pos = this.#pos;
+      const inner = new Walker().walk(this.#bytes, pos, pos + n, depth, this.#limits, this.#budget);
+      if (inner !== pos + n) throw truncated();
+    }
+    this.#spend(n);
+    this.#pos += n;
+  }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * How an object that stands for another travels (a manager proxy): `toWire()` gives the

@@ -310,6 +310,19 @@ export function runAsProcess<T>(
 }
 
 /**
+ * Whether this code runs as the same-thread process {@linkcode runAsProcess} made of `info`
+ * (as everything it started or awaited does): a caller that may have lost that context sets
+ * it again only when it did, since setting it costs an allocation.
+ *
+ * @param info What was passed to `runAsProcess`.
+ * @returns Whether `currentProcess()` is that process now.
+ */
+export function runningAs(info: object): boolean {
+  const view = views.get(info);
+  return view !== undefined && tasks?.getStore()?.info === view;
+}
+
+/**
  * The pid of the running thread, whichever same-thread process runs: the owner of the
  * connection and barrier locks it takes, as {@linkcode markEnded} names a thread.
  */

@@ -23,6 +23,7 @@ import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import { describe, type FunctionDef, functionDef, type TaskFunction } from "./reduction.ts";
 import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
 import { type Channel, type Reference, SocketChannel } from "./_manager_channel.ts";
+import { allocatePipe, type PipeBuffers, PipeFrames } from "./_manager_pipe.ts";
 import {
   type Address,
   type AnyFunction,
@@ -221,6 +222,11 @@ export interface ManagerInit {
   idleTimeout: number;
   /** What a message may hold. */
   limits: WireLimits;
+  /**
+   * The shared memory of the pipe to the thread that started the manager, whose proxies call
+   * through it instead of TCP.
+   */
+  pipe: PipeBuffers;
 }
 
 /**
@@ -439,6 +445,9 @@ export class BaseManager {
       info.exposed === undefined ? null : [...info.exposed],
       info.methodToTypeid === undefined ? null : { ...info.methodToTypeid },
     ]);
+    // This thread's proxies reach the server over shared memory; others, given a proxy,
+    // over TCP.
+    const pipe = allocatePipe();
     const data: ManagerInit = {
       types,
       authkey: this.#authkey,
@@ -447,11 +456,19 @@ export class BaseManager {
       handshakeTimeout: this.#handshakeTimeout,
       idleTimeout: this.#idleTimeout,
       limits: this.#limits,
+      pipe,
     };
-    const worker = runtime().spawn(entryModule("_manager_main", import.meta.url), {
-      name: "SyncManager",
-      data,
-    });
+    const mine = new PipeFrames(pipe, false, DEFAULT_MAX_FRAME);
+    let worker: WorkerHandle;
+    try {
+      worker = runtime().spawn(entryModule("_manager_main", import.meta.url), {
+        name: "SyncManager",
+        data,
+      });
+    } catch (error) {
+      mine.close();
+      throw error;
+    }
     this.#worker = worker;
     const port = await new Promise<number>((resolve, reject) => {
       worker.onMessage((message) => {
@@ -469,13 +486,23 @@ export class BaseManager {
           ),
         )
       );
+    }).catch((error) => {
+      mine.close();
+      throw error;
     });
     // A manager nobody shuts down does not keep the program alive.
     worker.unref();
     this.#address = [this.#address[0], port];
-    this.#channel = SocketChannel.for(
+    const channel = SocketChannel.adopt(
       { host: this.#address[0], port, authkey: this.#authkey },
+      mine,
       this.#limits,
+    );
+    this.#channel = channel;
+    // Its worker gone (shut down, or crashed), the calls waiting on the pipe fail, as they
+    // would on a socket the worker's end closed.
+    worker.onExit(() =>
+      channel.abort("The manager's worker ended: it was shut down, or it crashed")
     );
   }
 
