@@ -171,6 +171,8 @@ export class SocketChannel implements Channel {
   #broken: Error | undefined;
   // Replies waiting for an earlier one whose classes are being imported.
   #resolving: Promise<void> | undefined;
+  // Where the thread's channels keep it.
+  #key = "";
 
   /**
    * The channel of this thread to `route`; `limits` (the manager's own, where this thread has
@@ -178,9 +180,22 @@ export class SocketChannel implements Channel {
    */
   static for(route: Route, limits?: WireLimits): SocketChannel {
     const key = channelKey(route);
+    // The pipe to a Manager() this thread started, while it works.
+    const piped = SocketChannel.#channels.get(`pipe ${key}`);
+    if (piped !== undefined && piped.#broken === undefined) return piped;
+    return SocketChannel.tcp(route, limits);
+  }
+
+  /**
+   * The TCP channel of this thread to `route`, even to a manager this thread started (whose
+   * proxies here call through its pipe): what `connect()` asks for, authenticated.
+   */
+  static tcp(route: Route, limits?: WireLimits): SocketChannel {
+    const key = channelKey(route);
     let channel = SocketChannel.#channels.get(key);
     if (channel === undefined || channel.#broken !== undefined) {
       SocketChannel.#channels.set(key, channel = new SocketChannel(route, limits));
+      channel.#key = key;
     }
     return channel;
   }
@@ -195,7 +210,8 @@ export class SocketChannel implements Channel {
     channel.#ready = conn;
     channel.#conn = Promise.resolve(conn);
     channel.#listen(conn);
-    SocketChannel.#channels.set(channelKey(route), channel);
+    channel.#key = `pipe ${channelKey(route)}`;
+    SocketChannel.#channels.set(channel.#key, channel);
     return channel;
   }
 
@@ -408,6 +424,9 @@ export class SocketChannel implements Channel {
   }
 
   close(): void {
+    // Closed, it goes (a pipe holds 2 MiB of shared memory): a proxy that arrives later for
+    // the same server makes a new one.
+    if (SocketChannel.#channels.get(this.#key) === this) SocketChannel.#channels.delete(this.#key);
     void this.#conn?.then((conn) => conn.close(), () => {});
   }
 

@@ -1058,7 +1058,8 @@ export class Channel {
    */
   tryReceiveBytes(): unknown {
     if (this.#reads.length > 0) return WAIT;
-    return this.#readSome(null, BYTES);
+    // Not marked as waiting: its caller spins first, and marks it by receive() if it waits.
+    return this.#readSome(null, BYTES, false);
   }
 
   /** The word the last `try` call found it must wait on. */
@@ -1129,7 +1130,7 @@ export class Channel {
    * read a large message in pieces; `null` reads only a whole one. Returns the message,
    * `END`, or `WAIT` with the word to wait on in `#waitIndex` and `#waitValue`.
    */
-  #readSome(entry: PendingRead | null, mode: number): unknown {
+  #readSome(entry: PendingRead | null, mode: number, markWaiting = true): unknown {
     const c = this.#c;
     if (!tryLock(c, R_LOCK)) {
       this.#waitIndex = R_LOCK;
@@ -1180,7 +1181,9 @@ export class Channel {
                 streamEnded = true;
               }
             }
-            Atomics.store(c, READERS_WAITING, 1);
+            // Marked, every send notifies; a caller that spins before it waits marks it when
+            // it waits (receive()), and spares the senders the notifies until then.
+            if (markWaiting) Atomics.store(c, READERS_WAITING, 1);
             this.#waitIndex = TAIL;
             this.#waitValue = tail;
             return WAIT;

@@ -516,7 +516,8 @@ export class BaseManager {
   async connect(): Promise<void> {
     if (this.#state !== "initial" && this.#state !== "connected") this.#checkInitial("connect");
     const [host, port] = this.#address;
-    const channel = SocketChannel.for({ host, port, authkey: this.#authkey }, this.#limits);
+    // Over TCP, authenticated, as asked: even to a server this thread started.
+    const channel = SocketChannel.tcp({ host, port, authkey: this.#authkey }, this.#limits);
     await channel.connection();
     this.#channel = channel;
     this.#state = "connected";
