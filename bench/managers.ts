@@ -1,7 +1,8 @@
 /**
  * The managers experiment: how many proxy calls a second a `dict` takes (a set and a get
- * count as two), through `Manager()` (its server in a worker of this program) and through a
- * `BaseManager` whose server another thread serves on TCP; beside Python's `multiprocessing`
+ * count as two), through `Manager()` (its server in a worker of this program, reached over
+ * shared memory) and through a `BaseManager` whose server another thread serves on TCP
+ * (reached by `connect()`, which always goes over TCP); beside Python's `multiprocessing`
  * doing the same (`bench/python/managers.py`, run with `python3` when it is there), each the
  * best of five runs. Each is measured twice: one call at a time (`await` each, as Python's
  * proxies are used), and {@linkcode CONCURRENT} calls in flight on the one connection

@@ -422,7 +422,9 @@ export class BaseManager {
   }
 
   /**
-   * Starts the server in a worker of its own, listening on the manager's address.
+   * Starts the server in a worker of its own, listening on the manager's address. This
+   * thread's proxies reach it over shared memory; others' (proxies sent to workers, other
+   * programs, `connect()`) over TCP.
    *
    * @returns A promise that resolves once it listens.
    * @throws {Error} If the manager was started, connected or shut down before.
@@ -507,7 +509,8 @@ export class BaseManager {
   }
 
   /**
-   * Connects to a running server at the manager's address, proving the key.
+   * Connects to a running server at the manager's address over TCP, proving the key (even
+   * to a server this thread started, whose proxies here go over shared memory).
    *
    * @returns A promise that resolves once connected.
    * @throws {AuthenticationError} If the server does not accept the key, or fails to prove it.
@@ -847,7 +850,8 @@ export class SyncManager extends BaseManager {
 
 /**
  * Starts a {@linkcode SyncManager} whose server runs in a worker of its own (Python's
- * `multiprocessing.Manager()`), and resolves with it once it listens.
+ * `multiprocessing.Manager()`), and resolves with it once it listens. This thread's proxies
+ * call it over shared memory; proxies sent to workers and other programs, over TCP.
  *
  * @param options `address`, `authkey` (random by default) and limits.
  * @returns The started manager; `shutdown()` (or `await using`) stops it.
