@@ -4,8 +4,9 @@
  * shared memory) and through a `BaseManager` whose server another thread serves on TCP
  * (reached by `connect()`, which always goes over TCP); beside Python's `multiprocessing`
  * doing the same (`bench/python/managers.py`, run with `python3` when it is there), each the
- * best of five runs. Each is measured twice: one call at a time (`await` each, as Python's
- * proxies are used), and {@linkcode CONCURRENT} calls in flight on the one connection
+ * best of five runs after {@linkcode WARM_UP_MS} of the same calls untimed. Each is measured
+ * twice: one call at a time (`await` each, as Python's proxies are used), and
+ * {@linkcode CONCURRENT} calls in flight on the one connection
  * (`Promise.all`; the `_concurrent` figures, which Python's single-threaded proxy cannot
  * make, so their ratios are against Python's sequential calls). Beside them, the floors of
  * `bench/floors_managers.ts`: round trips a second between two threads with nothing of ours
@@ -61,9 +62,28 @@ interface SetGet {
 /** How many set+get pairs the concurrent figures keep in flight at once. */
 export const CONCURRENT = 16;
 
+/**
+ * How long each figure's calls run untimed first: the JIT of both threads (the caller's and
+ * the server's) takes some 40,000 calls to settle, and a figure is of the calls after it, as
+ * mitata's are. Python's side warms up as long (bench/python/managers.py).
+ */
+export const WARM_UP_MS = 500;
+
+async function warmUp(step: () => Promise<unknown>): Promise<void> {
+  const start = performance.now();
+  while (performance.now() - start < WARM_UP_MS) await step();
+}
+
 async function concurrentCallsPerSecond(d: SetGet): Promise<number> {
   let best = 0;
   const batch = new Array<Promise<unknown>>(2 * CONCURRENT);
+  await warmUp(async () => {
+    for (let k = 0; k < CONCURRENT; k++) {
+      batch[2 * k] = d.set(`k${k}`, k);
+      batch[2 * k + 1] = d.get(`k${k}`);
+    }
+    await Promise.all(batch);
+  });
   for (let r = 0; r < REPEATS; r++) {
     const t = performance.now();
     for (let i = 0; i < N; i += CONCURRENT) {
@@ -81,6 +101,10 @@ async function concurrentCallsPerSecond(d: SetGet): Promise<number> {
 
 async function callsPerSecond(d: SetGet): Promise<number> {
   let best = 0;
+  await warmUp(async () => {
+    await d.set("k", 0);
+    await d.get("k");
+  });
   for (let r = 0; r < REPEATS; r++) {
     const t = performance.now();
     for (let i = 0; i < N; i++) {
