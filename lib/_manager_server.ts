@@ -516,8 +516,7 @@ export class Server {
     } finally {
       clearTimeout(timer);
     }
-    conn.maxFrame = this.#maxFrame;
-    await this.#serveClient(conn, (detach) => socket.once("close", detach));
+    await this.#serveClient(conn);
   }
 
   /**
@@ -529,19 +528,33 @@ export class Server {
    */
   servePipe(conn: PipeFrames): Promise<void> {
     this.#connections.add(conn);
+    return this.#serveClient(conn);
+  }
+
+  /**
+   * Answers the requests of one authenticated client, a frame at a time as each arrives,
+   * until its connection ends; then releases the client's references.
+   */
+  #serveClient(conn: FrameConn): Promise<void> {
     conn.maxFrame = this.#maxFrame;
+    // Each connection is a client thread: the owner of the RLocks its calls acquire, and of
+    // the references its proxies hold, released when it ends (its thread or program ended).
     const identity = { name: `ManagerClient-${this.#nextId}`, pid: allocatePid().pid };
     const client = this.attach();
     const idle = new IdleTimer(conn, this.#idleTimeout);
     return new Promise<void>((resolve) => {
+      // Its calls run as the client's process: set once here, as every frame arrives within
+      // this context, and set again only for one that lost it.
       runAsProcess(identity, [], () => {
-        // Frames arrive one at a time, each answered at once: no promise, no loop of awaits.
         conn.listen(
           (frame) => {
+            // Frames that arrived before the connection closed are not answered.
+            if (conn.closed) return;
             if (runningAs(identity)) this.#handle(conn, client, idle, frame);
             else runAsProcess(identity, [], () => this.#handle(conn, client, idle, frame));
           },
           () => {
+            conn.close();
             idle.stop();
             this.detach(client);
             this.#connections.delete(conn);
@@ -553,57 +566,8 @@ export class Server {
     });
   }
 
-  /**
-   * Answers the requests of one authenticated client until its connection ends; `onClose`
-   * registers what to run once it has (the client's references are released).
-   */
-  async #serveClient(
-    conn: SocketConnection,
-    onClose: (detach: () => void) => void,
-  ): Promise<void> {
-    // Each connection is a client thread: the owner of the RLocks its calls acquire, and of
-    // the references its proxies hold, released when it ends (its thread or program ended).
-    const identity = { name: `ManagerClient-${this.#nextId}`, pid: allocatePid().pid };
-    const client = this.attach();
-    let detached = false;
-    const detach = () => {
-      if (detached) return;
-      detached = true;
-      this.detach(client);
-    };
-    onClose(detach);
-    if (conn.closed) detach();
-    const idle = new IdleTimer(conn, this.#idleTimeout);
-    try {
-      // Its calls run as the client's process: set once here, as every call is answered
-      // from within this loop's context.
-      await runAsProcess(identity, [], async () => {
-        for (;;) {
-          let frame: Uint8Array;
-          try {
-            frame = await conn.recv();
-          } catch {
-            conn.close();
-            idle.stop();
-            return;
-          }
-          if (runningAs(identity)) {
-            if (!this.#handle(conn, client, idle, frame)) return;
-          } else if (!runAsProcess(identity, [], () => this.#handle(conn, client, idle, frame))) {
-            return;
-          }
-        }
-      });
-    } finally {
-      detach();
-    }
-  }
-
-  /**
-   * Reads one request of `client` and starts answering it; `false` if it closed the
-   * connection (the frame was not a request).
-   */
-  #handle(conn: FrameConn, client: Client, idle: IdleTimer, frame: Uint8Array): boolean {
+  /** Reads one request of `client` and starts answering it; closes the connection if the frame is not a request. */
+  #handle(conn: FrameConn, client: Client, idle: IdleTimer, frame: Uint8Array): void {
     let request: unknown;
     try {
       request = this.#codec.decode(frame);
@@ -617,19 +581,19 @@ export class Server {
       if (callId === undefined) {
         conn.close();
         idle.stop();
-        return false;
+        return;
       }
       // As a RangeError: the caller's side knows no WireLimitError.
       const reason = error instanceof RemoteError
         ? error
         : new RangeError((error as Error).message);
       this.#reply(conn, this.#codec.encodeView([callId, ERROR, reason]));
-      return true;
+      return;
     }
     // Checked before it is taken apart: an authenticated peer may still send anything.
     if (!Array.isArray(request) || request.length !== 4) {
       conn.close();
-      return false;
+      return;
     }
     const [callId, id, method, args] = request as [number, string, string, unknown[]];
     if (
@@ -637,11 +601,10 @@ export class Server {
       !Array.isArray(args)
     ) {
       conn.close();
-      return false;
+      return;
     }
     idle.busy();
     void this.#answer(conn, client, idle, callId, id, method, args);
-    return true;
   }
 
   /** Sends a reply's bytes, unless the client went away meanwhile. */

@@ -179,30 +179,17 @@ class Walker {
       } else {
         switch (b) {
           case 0xc4:
-          case 0xd9: {
-            this.#need(1);
-            const n = bytes[this.#pos++];
-            this.#length(n, b === 0xd9 ? "a string" : "bytes");
-            this.#spend(b === 0xd9 ? 2 * n : n);
-            this.#skip(n);
+          case 0xd9:
+            this.#blob(this.#uint(1), b === 0xd9);
             break;
-          }
           case 0xc5:
-          case 0xda: {
-            const n = this.#uint(2);
-            this.#length(n, b === 0xda ? "a string" : "bytes");
-            this.#spend(b === 0xda ? 2 * n : n);
-            this.#skip(n);
+          case 0xda:
+            this.#blob(this.#uint(2), b === 0xda);
             break;
-          }
           case 0xc6:
-          case 0xdb: {
-            const n = this.#uint(4);
-            this.#length(n, b === 0xdb ? "a string" : "bytes");
-            this.#spend(b === 0xdb ? 2 * n : n);
-            this.#skip(n);
+          case 0xdb:
+            this.#blob(this.#uint(4), b === 0xdb);
             break;
-          }
           case 0xc7:
             this.#ext(this.#uint(1));
             break;
@@ -324,6 +311,13 @@ class Walker {
     }
     this.#open.push(this.#pending);
     this.#pending = n;
+  }
+
+  // A string (`text`) or bytes value of `n` bytes.
+  #blob(n: number, text: boolean): void {
+    this.#length(n, text ? "a string" : "bytes");
+    this.#spend(text ? 2 * n : n);
+    this.#skip(n);
   }
 
   #skip(n: number): void {

@@ -460,17 +460,10 @@ export class BaseManager {
       limits: this.#limits,
       pipe,
     };
-    const mine = new PipeFrames(pipe, false, DEFAULT_MAX_FRAME);
-    let worker: WorkerHandle;
-    try {
-      worker = runtime().spawn(entryModule("_manager_main", import.meta.url), {
-        name: "SyncManager",
-        data,
-      });
-    } catch (error) {
-      mine.close();
-      throw error;
-    }
+    const worker = runtime().spawn(entryModule("_manager_main", import.meta.url), {
+      name: "SyncManager",
+      data,
+    });
     this.#worker = worker;
     const port = await new Promise<number>((resolve, reject) => {
       worker.onMessage((message) => {
@@ -488,16 +481,13 @@ export class BaseManager {
           ),
         )
       );
-    }).catch((error) => {
-      mine.close();
-      throw error;
     });
     // A manager nobody shuts down does not keep the program alive.
     worker.unref();
     this.#address = [this.#address[0], port];
     const channel = SocketChannel.adopt(
       { host: this.#address[0], port, authkey: this.#authkey },
-      mine,
+      new PipeFrames(pipe, false, DEFAULT_MAX_FRAME),
       this.#limits,
     );
     this.#channel = channel;

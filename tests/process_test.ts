@@ -11,6 +11,20 @@ const fixtures = new URL("./fixtures/processes.ts", import.meta.url).href;
 const program = new URL("./fixtures/process_program.ts", import.meta.url);
 const slow = { timeout: 60_000 };
 const cells = () => new Int32Array(new SharedArrayBuffer(16));
+
+/** Starts a Process named `name` that checks it runs on a spare Worker as itself. */
+async function runsOnSpare(name: string): Promise<void> {
+  const out = cells();
+  const p = new mp.Process({
+    name,
+    target: mp.fromModule<typeof Fixtures.checkSpare>(fixtures, "checkSpare"),
+    args: [name, out],
+  });
+  p.start();
+  await p.join();
+  assert.equal(p.exitcode, 0);
+  assert.equal(out[0], p.pid);
+}
 // Runs until stopped: a worker needs a timer to stay alive; on the calling thread a promise
 // that never settles holds nothing, so an abandoned one cannot keep the tests running.
 const forever = () => new Promise(() => setInterval(() => {}, 1000));
@@ -217,16 +231,7 @@ describe("Process (mod.ts): workers", () => {
   test("Process.prepare() has the next start() run on a spare Worker, as that process", async () => {
     mp.Process.prepare();
     mp.Process.prepare(); // a second call while one waits does nothing
-    const out = cells();
-    const p = new mp.Process({
-      name: "on-spare",
-      target: mp.fromModule<typeof Fixtures.checkSpare>(fixtures, "checkSpare"),
-      args: ["on-spare", out],
-    });
-    p.start();
-    await p.join();
-    assert.equal(p.exitcode, 0);
-    assert.equal(out[0], p.pid);
+    await runsOnSpare("on-spare");
   });
 
   test("after a start(), the next start() runs on a spare Worker", async () => {
@@ -234,16 +239,7 @@ describe("Process (mod.ts): workers", () => {
     first.start();
     await first.join();
     assert.equal(hasSpare(), true);
-    const out = cells();
-    const p = new mp.Process({
-      name: "after-start",
-      target: mp.fromModule<typeof Fixtures.checkSpare>(fixtures, "checkSpare"),
-      args: ["after-start", out],
-    });
-    p.start();
-    await p.join();
-    assert.equal(p.exitcode, 0);
-    assert.equal(out[0], p.pid);
+    await runsOnSpare("after-start");
   });
 
   test("a program with a spare Worker waiting still ends by itself", slow, async () => {
