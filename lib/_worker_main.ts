@@ -6,7 +6,9 @@ import { isThenable } from "./_thenable.ts";
 import {
   type Chunk,
   Op,
+  PACK_FROM,
   packChunk,
+  packedBuffers,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
@@ -80,28 +82,66 @@ function start(loaded: Loaded, op: Op, payload: unknown): unknown {
   if (op === Op.apply) return loaded.fn(...(payload as unknown[]));
   const items = payload as unknown[];
   // The common case, a sync function: no promise per chunk.
-  if (op === Op.map) {
-    const out = new Array(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const value = loaded.fn(items[i]);
-      if (isThenable(value)) {
-        return value.then((first) => {
-          out[i] = first;
-          return runChunk(loaded.fn!, op, items.slice(i + 1)).then((rest) => {
-            for (let j = 0; j < rest.length; j++) out[i + 1 + j] = rest[j];
-            return out;
-          });
-        });
-      }
-      out[i] = value;
-    }
-    return out;
-  }
+  if (op === Op.map) return mapSync(loaded.fn, items);
   return runChunk(loaded.fn, op, items);
 }
 
+/**
+ * Maps a chunk with a function that is sync so far: into a Float64Array while every result
+ * is a number (the form numbers travel back in: no array of boxed values built and packed
+ * after), else into an array. If a result is a promise, the rest of the chunk is awaited.
+ */
+function mapSync(fn: AnyFunction, items: unknown[]): unknown {
+  const n = items.length;
+  if (n >= PACK_FROM) {
+    const numbers = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const value = fn(items[i]);
+      if (typeof value !== "number") {
+        // The rest goes into an array, after the numbers so far.
+        const out = new Array<unknown>(n);
+        for (let j = 0; j < i; j++) out[j] = numbers[j];
+        return mapRest(fn, items, out, i, value);
+      }
+      numbers[i] = value;
+    }
+    return numbers;
+  }
+  return n === 0 ? [] : mapRest(fn, items, new Array<unknown>(n), 0, fn(items[0]));
+}
+
+/** Goes on mapping into `out` from item `i`, whose result is `value`. */
+function mapRest(
+  fn: AnyFunction,
+  items: unknown[],
+  out: unknown[],
+  i: number,
+  value: unknown,
+): unknown {
+  for (;;) {
+    if (isThenable(value)) {
+      const at = i;
+      return value.then((first) => {
+        out[at] = first;
+        return runChunk(fn, Op.map, items.slice(at + 1)).then((rest) => {
+          for (let j = 0; j < rest.length; j++) out[at + 1 + j] = rest[j];
+          return out;
+        });
+      });
+    }
+    out[i] = value;
+    if (++i >= items.length) return out;
+    value = fn(items[i]);
+  }
+}
+
 /** Sends results; a result that cannot be cloned fails its own task with a clear error. */
-function flush(results: unknown[], busy: number, names: string[]): void {
+function flush(
+  results: unknown[],
+  busy: number,
+  names: string[],
+  transfer: ArrayBuffer[] | undefined,
+): void {
   if (results.length === 0) return;
   // Shared objects and instances of registered classes travel as tagged records; an
   // instance of another class fails its task. Plain values cost one typeof each.
@@ -116,6 +156,11 @@ function flush(results: unknown[], busy: number, names: string[]): void {
       results[i] = 0;
       results[i + 1] = encodeError(error);
     }
+  }
+  if (transfer !== undefined && transfer.length > 0 && !shared) {
+    // Only packed chunks and errors: plain data, which always clones.
+    port.post({ kind: "results", results, busy, shared } satisfies WorkerMessage, transfer);
+    return;
   }
   try {
     post({ kind: "results", results, busy, shared });
@@ -179,6 +224,10 @@ async function runBatch(message: RunMessage): Promise<void> {
   let mark = performance.now();
   let lastSend = mark;
   let busy = 0;
+  // The buffers of the packed chunks among the results, which move to the pool instead of
+  // being copied; undefined once a result may not be cloneable (then a failed send, which
+  // detaches the buffers on Deno, is retried without them).
+  let transfer: ArrayBuffer[] | undefined = [];
   for (let t = 0; t < tasks.length; t += TASK_STRIDE) {
     const seq = tasks[t] as number;
     const loaded = functions.get(tasks[t + 1] as number)!;
@@ -195,7 +244,11 @@ async function runBatch(message: RunMessage): Promise<void> {
         const packed = packChunk(value as unknown[]);
         // 2 marks a packed chunk that the pool unpacks; numbers it reads as they are.
         if (packed !== value && !(packed instanceof Float64Array)) ok = 2;
+        // A packed chunk is this worker's own, made here: its buffers move, not copied.
+        if (transfer !== undefined && !packedBuffers(packed, transfer)) transfer = undefined;
         value = packed;
+      } else if (transfer !== undefined && typeof value === "object" && value !== null) {
+        transfer = undefined;
       }
     } catch (error) {
       ok = 0;
@@ -207,15 +260,16 @@ async function runBatch(message: RunMessage): Promise<void> {
     busy += now - mark;
     mark = now;
     if (now - lastSend >= FLUSH_AFTER_MS) {
-      flush(results, busy, names);
+      flush(results, busy, names, transfer);
       results = [];
       names = [];
       busy = 0;
       lastSend = now;
+      transfer = [];
     }
   }
   Atomics.store(progress, 0, 0);
-  flush(results, busy, names);
+  flush(results, busy, names, transfer);
 }
 
 // Where the runtime needs it (Deno), each batch starts in a macrotask of its own and its sync

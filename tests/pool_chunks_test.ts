@@ -104,6 +104,33 @@ for (const [entry, lib] of entries) {
       assert.deepStrictEqual(out, strings.map((s) => s.toUpperCase()));
     });
 
+    test("map gives every result as it was when a chunk's results change kind part way", async () => {
+      await using pool = new lib.Pool(2);
+      const xs = [...Array(1000).keys()];
+      // Numbers (-0 and NaN among them), then in each chunk of 250 a string, an object and
+      // undefined after 100 numbers; then a promise after 200.
+      const odd = (i: number) =>
+        i % 250 < 100
+          ? (i === 0 ? -0 : i === 1 ? NaN : i / 4)
+          : i % 250 === 100
+          ? `s${i}`
+          : i % 250 === 101
+          ? { i }
+          : i % 250 === 102
+          ? undefined
+          : i % 250 === 200
+          ? Promise.resolve(i * 2)
+          : i;
+      const want = await Promise.all(xs.map(odd));
+      const got = await pool.map(odd, xs, 250);
+      assert.deepStrictEqual(got, want);
+      assert.ok(Object.is(got[0], -0));
+      assert.ok(Number.isNaN(got[1]));
+      // All numbers but one promise in each chunk.
+      const late = (i: number) => (i % 250 === 249 ? Promise.resolve(-i) : i * 3);
+      assert.deepStrictEqual(await pool.map(late, xs, 250), await Promise.all(xs.map(late)));
+    });
+
     test("map returns plain objects of one shape exactly: keys in order, every primitive", async () => {
       await using pool = new lib.Pool(2);
       const objects = oddObjects(1000);

@@ -655,6 +655,32 @@ describe("Pool (mod.ts): workers", () => {
     assert.equal(await results[2].get(), "fine");
   });
 
+  test("imap chunks of numbers sent back with a chunk that cannot be cloned arrive whole", async () => {
+    // The packed chunks' buffers move to the pool instead of being copied, and Deno detaches
+    // moved buffers even when the send fails: they must not move in a send that can fail.
+    await using pool = new mp.Pool(1);
+    const xs = [...Array(400).keys()];
+    const out: unknown[] = [];
+    let failure: unknown = undefined;
+    const twice = (x: number) => (x === 300 ? () => x : x * 2);
+    // Once first, so that the worker runs the four chunks below in one go, and sends their
+    // results in one message.
+    await pool.map(twice, [1, 2]);
+    const it = pool.imap(twice, xs, 100);
+    while (true) {
+      try {
+        const step = await it.next();
+        if (step.done) break;
+        out.push(step.value);
+      } catch (error) {
+        failure = error;
+        break;
+      }
+    }
+    assert.deepStrictEqual(out, xs.slice(0, 300).map((x) => x * 2));
+    assert.match(String(failure), /result of .* cannot be cloned/);
+  });
+
   test("fromModule() rejects a relative URL and a missing export", async () => {
     assert.throws(() => mp.fromModule("./tasks.ts", "square"), /must be an absolute URL/);
     await using pool = new mp.Pool(1);

@@ -40,7 +40,7 @@ export function threadHostPort(): HostPort | null {
   const port = wt.parentPort;
   if (port === null) return null;
   return {
-    post: (message) => port.postMessage(message),
+    post: (message, transfer) => port.postMessage(message, transfer),
     onMessage: (listener) => {
       port.on("message", listener);
     },

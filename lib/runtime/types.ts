@@ -44,8 +44,11 @@ export interface SpawnOptions {
 
 /** The end of the channel a worker uses to talk to its creator. */
 export interface HostPort {
-  /** Sends a message to the creator. */
-  post(message: unknown): void;
+  /**
+   * Sends a message to the creator, moving the buffers in `transfer` instead of copying
+   * them (they are detached here, even if the send fails).
+   */
+  post(message: unknown, transfer?: ArrayBuffer[]): void;
   /** Calls `listener` for each message from the creator. */
   onMessage(listener: (message: unknown) => void): void;
   /**
