@@ -663,9 +663,6 @@ interface SlotState {
 // tasks travel in batches (one message per batch, not per task) while long ones go one at a
 // time and none waits behind a long task on a worker when another worker is free.
 const TARGET_BATCH_MS = 2;
-// A worker running one job expected to take at most this long, with the next, gets the next
-// job too (see #pump).
-const PREFETCH_MS = 10;
 const MAX_IN_FLIGHT = 1024;
 // After a worker could not start, work fails at once with its cause for this long; then the
 // pool tries to start workers again.
@@ -1297,23 +1294,6 @@ export abstract class BasePool implements AsyncDisposable {
         }
         if (jobs.length > 0 && this.#sendTo(state, jobs)) refused = anyRefused = true;
       }
-    }
-    // Every worker has work now (an idle one takes at least one job above). One that runs a
-    // single short job gets the next short one too, queued behind it: it starts that job as
-    // soon as it has sent its results, not a round trip later. The most a worker can then be
-    // left holding at the end, while another idles, is PREFETCH_MS of work.
-    const first = this.#rotate % states.length;
-    for (let k = 0; k < states.length && this.#queue.length > 0; k++) {
-      const state = states[(first + k) % states.length];
-      if (state.retiring || state.inFlight.length !== 1 || state.assigned >= this.#maxTasks) {
-        continue;
-      }
-      const cost = this.#estimate(this.#queue.peek()!.key);
-      if (state.backlog + cost > PREFETCH_MS) continue;
-      const job = this.#queue.shift()!;
-      job.seq = state.nextSeq++;
-      job.cost = cost;
-      if (this.#sendTo(state, [job])) anyRefused = true;
     }
     // Jobs that failed to send may have been the last a closed pool was waiting for.
     if (anyRefused) this.#checkIdle();
