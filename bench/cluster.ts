@@ -34,6 +34,8 @@ const CONCURRENCY = 2;
  */
 const SLOTS = PROGRAMS * 2;
 const QUEUE = "mp-bench";
+/** The longest one BullMQ run may take (a run of 10,000 jobs takes about 1.5 s). */
+const BULL_RUN_LIMIT_MS = 60_000;
 
 /** Python's figures the ratios use (bench/python/experiments.py). */
 export const CLUSTER_PYTHON: string[] = ["map_items_per_s"];
@@ -109,9 +111,28 @@ async function startBull(port: number): Promise<BullSide> {
           data: i,
           opts: { removeOnComplete: true },
         }));
-        for (let i = 0; i < n; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
-        await done;
-        waiting = undefined;
+        // Bounded: once, on Deno, the completions stopped coming and a run waited for ever.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `BullMQ reported ${n - waiting!.left} of ${n} jobs completed within ${
+                    BULL_RUN_LIMIT_MS / 1000
+                  } s`,
+                ),
+              ),
+            BULL_RUN_LIMIT_MS,
+          );
+        });
+        try {
+          for (let i = 0; i < n; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
+          await Promise.race([done, late]);
+        } finally {
+          clearTimeout(timer);
+          waiting = undefined;
+        }
       },
       async close() {
         await events.close();
