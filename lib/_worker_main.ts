@@ -247,7 +247,11 @@ async function runBatch(message: RunMessage): Promise<void> {
         // A packed chunk is this worker's own, made here: its buffers move, not copied.
         if (transfer !== undefined && !packedBuffers(packed, transfer)) transfer = undefined;
         value = packed;
-      } else if (transfer !== undefined && typeof value === "object" && value !== null) {
+      } else if (
+        transfer !== undefined && value !== null &&
+        (typeof value === "object" || typeof value === "function" || typeof value === "symbol")
+      ) {
+        // Not known to clone.
         transfer = undefined;
       }
     } catch (error) {

@@ -681,6 +681,21 @@ describe("Pool (mod.ts): workers", () => {
     assert.match(String(failure), /result of .* cannot be cloned/);
   });
 
+  test("a result that cannot be cloned, sent back with a chunk of numbers, fails its task alone", async () => {
+    await using pool = new mp.Pool(1);
+    const double = (x: number) => x * 2;
+    const fn = () => () => 1;
+    // Once first, so that the worker runs the two below in one go, and sends their results in
+    // one message.
+    await pool.map(double, [1, 2]);
+    await assert.rejects(pool.apply(fn, []), /cannot be cloned/);
+    const xs = [...Array(100).keys()];
+    const mapped = pool.mapAsync(double, xs, { chunksize: 100 });
+    const bad = pool.applyAsync(fn, []);
+    assert.deepStrictEqual(await mapped.get(), xs.map(double));
+    await assert.rejects(bad.get(), /result of .* cannot be cloned/);
+  });
+
   test("fromModule() rejects a relative URL and a missing export", async () => {
     assert.throws(() => mp.fromModule("./tasks.ts", "square"), /must be an absolute URL/);
     await using pool = new mp.Pool(1);
