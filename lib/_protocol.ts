@@ -119,13 +119,13 @@ export interface ProcessInit extends Identity {
   daemon: boolean;
 }
 
+/** Chunks shorter than this travel as they are: packing them gains nothing. */
+export const PACK_FROM = 64;
+
 // Chunks of numbers travel as a Float64Array, which structured clone copies as one block of
 // bytes instead of element by element (measured: a million numbers clone in 55 ms as an array,
 // in about 2 ms as a Float64Array). Exact: every JavaScript number is a double. Only chunks,
 // which the pool reads by index and never hands out as they are.
-
-/** Chunks shorter than this travel as they are: packing them gains nothing. */
-export const PACK_FROM = 64;
 
 /**
  * Items `from` to `to` of `list` as a Float64Array when every one is a number, without the

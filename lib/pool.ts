@@ -1292,27 +1292,23 @@ export abstract class BasePool implements AsyncDisposable {
           backlog += cost;
           jobs.push(job);
         }
-        if (jobs.length > 0 && this.#sendTo(state, jobs)) refused = anyRefused = true;
+        if (jobs.length === 0) continue;
+        const rejected = state.slot.send(jobs);
+        const failed = rejected === undefined ? undefined : new Set(rejected.map(([job]) => job));
+        for (const job of jobs) {
+          if (failed?.has(job)) continue;
+          state.inFlight.push(job);
+          state.backlog += job.cost;
+        }
+        // Only the tasks a worker ran count towards its maxtasksperchild.
+        state.assigned += jobs.length - (rejected?.length ?? 0);
+        if (rejected === undefined || rejected.length === 0) continue;
+        refused = anyRefused = true;
+        for (const [job, error] of rejected) this.#finishJob(job, false, error);
       }
     }
     // Jobs that failed to send may have been the last a closed pool was waiting for.
     if (anyRefused) this.#checkIdle();
-  }
-
-  /** Sends `jobs` to a worker; fails those it refused, and says whether there were any. */
-  #sendTo(state: SlotState, jobs: Job[]): boolean {
-    const rejected = state.slot.send(jobs);
-    const failed = rejected === undefined ? undefined : new Set(rejected.map(([job]) => job));
-    for (const job of jobs) {
-      if (failed?.has(job)) continue;
-      state.inFlight.push(job);
-      state.backlog += job.cost;
-    }
-    // Only the tasks a worker ran count towards its maxtasksperchild.
-    state.assigned += jobs.length - (rejected?.length ?? 0);
-    if (rejected === undefined || rejected.length === 0) return false;
-    for (const [job, error] of rejected) this.#finishJob(job, false, error);
-    return true;
   }
 
   #finishJob(job: Job, ok: boolean, value: unknown): void {
