@@ -151,12 +151,20 @@ async function lockSlow(
   index: number,
   budget: number,
   owner?: number,
+  me = 0,
+  count = 1,
 ): Promise<boolean> {
   for (let i = 0, backoff = 1; i < SPINS; i++) {
     if (
       Atomics.load(int32, index) === FREE &&
       Atomics.compareExchange(int32, index, FREE, HELD) === FREE
-    ) return true;
+    ) {
+      if (owner !== undefined) {
+        int32[owner] = me;
+        if (count !== 1) int32[owner + 1] = count;
+      }
+      return true;
+    }
     for (let j = 0; j < backoff; j++) pause();
     if (backoff < MAX_BACKOFF) backoff *= 2;
   }
@@ -171,6 +179,10 @@ async function lockSlow(
     const left = deadline - performance.now();
     if (left <= 0) return false;
     await sleep(int32, index, CONTENDED, left);
+  }
+  if (owner !== undefined) {
+    int32[owner] = me;
+    if (count !== 1) int32[owner + 1] = count;
   }
   return true;
 }
@@ -387,6 +399,13 @@ export class Lock {
 // RLock words: the mutex word, the owner's id, and how many times the owner acquired it. The
 // count rests at 1 while the lock is free, so that taking a free lock and its last release
 // need not write it: seq-cst stores are the dear part of the fast path.
+//
+// The owner is written in the same run of code that takes the word, and cleared in the one
+// that frees it, with no call, await or loop between the two writes: a worker is stopped
+// only at such points, and one stopped between them would leave the lock held by nobody, so
+// that no waiter could tell that its holder had ended. (Seen on Bun, when the owner was
+// written after the await that took the word: a pool terminated while its workers used a
+// Condition left the main thread's wait() hung for ever, and the program could not exit.)
 const OWNER = 1;
 const COUNT = 2;
 let rlockState: (lock: RLock) => Int32Array;
@@ -478,11 +497,9 @@ export class RLock {
     return this.#acquireSlow(budget, 1);
   }
 
-  async #acquireSlow(budget: number, count: number): Promise<boolean> {
-    if (!(await lockSlow(this.#state, 0, budget, OWNER))) return false;
-    Atomics.store(this.#state, OWNER, self());
-    if (count !== 1) Atomics.store(this.#state, COUNT, count);
-    return true;
+  #acquireSlow(budget: number, count: number): Promise<boolean> {
+    // lockSlow writes the owner and count (at OWNER + 1) as it takes the word.
+    return lockSlow(this.#state, 0, budget, OWNER, self(), count);
   }
 
   /**
@@ -506,7 +523,11 @@ export class RLock {
       return;
     }
     state[OWNER] = 0;
-    unlockWord(state, 0);
+    // unlockWord, inline (see OWNER).
+    if (Atomics.compareExchange(state, 0, HELD, FREE) !== HELD) {
+      Atomics.store(state, 0, FREE);
+      Atomics.notify(state, 0, 1);
+    }
   }
 
   /**
@@ -559,7 +580,11 @@ export class RLock {
       const count = Atomics.load(state, COUNT);
       Atomics.store(state, COUNT, 1);
       Atomics.store(state, OWNER, 0);
-      unlockWord(state, 0);
+      // unlockWord, inline (see OWNER).
+      if (Atomics.compareExchange(state, 0, HELD, FREE) !== HELD) {
+        Atomics.store(state, 0, FREE);
+        Atomics.notify(state, 0, 1);
+      }
       return count;
     };
     reacquire = async (lock, saved) => {
@@ -568,12 +593,13 @@ export class RLock {
         return;
       }
       const state = lock.#state;
-      if (Atomics.load(state, OWNER) === self()) {
+      const me = self();
+      if (Atomics.load(state, OWNER) === me) {
         // Another task of this thread took it meanwhile: the thread holds both levels.
         Atomics.add(state, COUNT, saved);
       } else if (Atomics.compareExchange(state, 0, FREE, HELD) === FREE) {
-        Atomics.store(state, OWNER, self());
-        Atomics.store(state, COUNT, saved);
+        state[OWNER] = me;
+        state[COUNT] = saved;
       } else {
         await lock.#acquireSlow(Infinity, saved);
       }
