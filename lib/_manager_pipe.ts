@@ -12,6 +12,7 @@ import {
   BYTES,
   Channel,
   type ChannelErrors,
+  DONE,
   encodeBytes,
   encoded,
   END_OF_STREAM,
@@ -98,7 +99,11 @@ export class PipeFrames implements FrameConn {
       this.#end(new EOFError("The other end of the manager's pipe is closed", { cause: error }));
       throw this.#ended;
     }
-    if (this.#out.sending) {
+    // Not `this.#out.sending`: a send that had to queue starts writing before it returns, and
+    // may fail there (the reader closed meanwhile) with nothing left queued; its rejection
+    // must be handled all the same (an unhandled BrokenPipe from the write pump was seen once
+    // on Bun, in tests/faults_manager_memory_test.ts).
+    if (sent !== DONE) {
       sent.catch((error) =>
         this.#end(
           new EOFError("The other end of the manager's pipe is closed", { cause: error }),

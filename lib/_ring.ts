@@ -583,7 +583,8 @@ export interface ChannelErrors {
   eof(): Error;
 }
 
-const DONE: Promise<void> = Promise.resolve();
+/** What `Channel.send` returns for a message written at once: a promise already settled. */
+export const DONE: Promise<void> = Promise.resolve();
 
 // The channels of this thread with sends still waiting for room, for allSent().
 const channelsSending = new Set<Channel>();
