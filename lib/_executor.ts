@@ -25,6 +25,19 @@ export interface Job {
   seq: number;
   /** Set when the job is sent to a slot: its expected milliseconds, counted in the backlog. */
   cost: number;
+  /**
+   * For a map chunk that {@linkcode Executor.chunk} packed: the items it was read from, so
+   * that a slot may move the packed buffer to its worker and pack the chunk again if it must
+   * be sent once more (its worker ended, or the send failed). `undefined` otherwise.
+   */
+  source: ChunkSource | undefined;
+}
+
+/** Where a packed map chunk was read from: `list[from]` to `list[to - 1]`. */
+export interface ChunkSource {
+  list: unknown[];
+  from: number;
+  to: number;
 }
 
 /** What a slot tells its pool. Results arrive in the order the jobs were sent. */

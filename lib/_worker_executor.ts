@@ -110,9 +110,31 @@ class WorkerSlot implements Slot {
     // walk visits objects only: a payload of plain numbers costs one typeof each.
     let shared = false;
     let refused: Array<[Job, unknown]> | undefined;
+    // The buffers of chunks the pool packed move to the worker instead of being copied (on
+    // Node, a map of 10^6 numbers took 17 ms with copies). The pool keeps where each was read
+    // from, and a chunk whose buffer has moved is read again from the list if it must go once
+    // more: its worker ended before running it, or a send failed (which on Deno detaches the
+    // buffers all the same).
+    let transfer: ArrayBuffer[] | undefined;
     const payloads: unknown[] = new Array(jobs.length);
     for (let i = 0; i < jobs.length; i++) {
-      const payload = jobs[i].payload;
+      const job = jobs[i];
+      const source = job.source;
+      if (source !== undefined) {
+        if ((job.payload as Float64Array).length !== source.to - source.from) {
+          const { list, from, to } = source;
+          const again = packNumbersOf(list, from, to);
+          job.payload = again ?? list.slice(from, to);
+          if (again === undefined) job.source = undefined; // no longer numbers: as it is
+        }
+        if (job.source !== undefined) {
+          const packed = job.payload as Float64Array;
+          (transfer ??= []).push(packed.buffer as ArrayBuffer);
+          payloads[i] = packed;
+          continue;
+        }
+      }
+      const payload = job.payload;
       // A map's chunk of numbers, strings or plain objects of one shape travels packed, and
       // holds nothing shared by construction.
       if (jobs[i].op === Op.map && (payloads[i] = packChunk(payload as unknown[])) !== payload) {
@@ -146,7 +168,7 @@ class WorkerSlot implements Slot {
     }
     const message: RunMessage = { kind: "run", defs, tasks, shared };
     try {
-      this.#handle.post(message);
+      this.#handle.post(message, transfer);
       return undefined;
     } catch (error) {
       // Nothing reached the worker: it has not seen these functions after all.

@@ -571,6 +571,7 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
       index: this.#submitted,
       seq: 0,
       cost: 0,
+      source: undefined,
     };
     try {
       this.#feed.submit(job);
@@ -931,6 +932,7 @@ export abstract class BasePool implements AsyncDisposable {
       index: 0,
       seq: 0,
       cost: 0,
+      source: undefined,
     });
     return result;
   }
@@ -1093,9 +1095,10 @@ export abstract class BasePool implements AsyncDisposable {
       for (let index = 0; index < chunks; index++) {
         const from = index * size;
         const to = Math.min(from + size, list.length);
-        const payload = (op === Op.map ? this.#executor.chunk?.(list, from, to) : undefined) ??
-          list.slice(from, to);
-        this.#submit({ fn: prepared, key, op, payload, sink, index, seq: 0, cost: 0 });
+        const packed = op === Op.map ? this.#executor.chunk?.(list, from, to) : undefined;
+        const payload = packed ?? list.slice(from, to);
+        const source = packed === undefined ? undefined : { list, from, to };
+        this.#submit({ fn: prepared, key, op, payload, sink, index, seq: 0, cost: 0, source });
       }
       // After the microtask that sends the chunks (queued by the first #submit).
       queueMicrotask(() => sink.prepare());

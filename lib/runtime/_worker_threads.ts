@@ -20,7 +20,7 @@ export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
   });
   return {
     id: worker.threadId,
-    post: (message) => worker.postMessage(message),
+    post: (message, transfer) => worker.postMessage(message, transfer),
     onMessage: (listener) => {
       worker.on("message", listener);
     },

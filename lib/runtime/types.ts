@@ -9,8 +9,12 @@
 export interface WorkerHandle {
   /** The worker's thread id, unique within this OS process. */
   readonly id: number;
-  /** Sends a message; throws a `DataCloneError` at once for a value that cannot be cloned. */
-  post(message: unknown): void;
+  /**
+   * Sends a message, moving the buffers in `transfer` (detached here); throws a
+   * `DataCloneError` at once for a value that cannot be cloned (Deno may have detached the
+   * buffers all the same).
+   */
+  post(message: unknown, transfer?: ArrayBuffer[]): void;
   /** Calls `listener` for each message the worker sends. */
   onMessage(listener: (message: unknown) => void): void;
   /**
