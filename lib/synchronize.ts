@@ -150,21 +150,12 @@ async function lockSlow(
   int32: Int32Array,
   index: number,
   budget: number,
-  owner?: number,
-  me = 0,
-  count = 1,
 ): Promise<boolean> {
   for (let i = 0, backoff = 1; i < SPINS; i++) {
     if (
       Atomics.load(int32, index) === FREE &&
       Atomics.compareExchange(int32, index, FREE, HELD) === FREE
-    ) {
-      if (owner !== undefined) {
-        int32[owner] = me;
-        if (count !== 1) int32[owner + 1] = count;
-      }
-      return true;
-    }
+    ) return true;
     for (let j = 0; j < backoff; j++) pause();
     if (backoff < MAX_BACKOFF) backoff *= 2;
   }
@@ -172,17 +163,9 @@ async function lockSlow(
   // Marking the word contended before sleeping makes the holder's release notify; a waiter
   // that gives up leaves it so, which costs one spare notify and loses no wakeup.
   while (Atomics.exchange(int32, index, CONTENDED) !== FREE) {
-    if (owner !== undefined) {
-      const holder = Atomics.load(int32, owner);
-      if (holder !== 0 && hasEnded(holder)) throw abandoned(holder);
-    }
     const left = deadline - performance.now();
     if (left <= 0) return false;
     await sleep(int32, index, CONTENDED, left);
-  }
-  if (owner !== undefined) {
-    int32[owner] = me;
-    if (count !== 1) int32[owner + 1] = count;
   }
   return true;
 }
@@ -392,22 +375,71 @@ export class Lock {
 
   static {
     ownsLock = (lock) =>
-      lock instanceof Lock ? lock.locked() : Atomics.load(rlockState(lock), OWNER) === self();
+      lock instanceof Lock ? lock.locked() : Atomics.load(rlockState(lock), 0) >> 1 === self();
   }
 }
 
-// RLock words: the mutex word, the owner's id, and how many times the owner acquired it. The
-// count rests at 1 while the lock is free, so that taking a free lock and its last release
-// need not write it: seq-cst stores are the dear part of the fast path.
+// RLock words: the lock word, a word no longer used, and how many times the owner acquired
+// it. The count rests at 1 while the lock is free, so that taking a free lock and its last
+// release need not write it: seq-cst stores are the dear part of the fast path.
 //
-// The owner is written in the same run of code that takes the word, and cleared in the one
-// that frees it, with no call, await or loop between the two writes: a worker is stopped
-// only at such points, and one stopped between them would leave the lock held by nobody, so
-// that no waiter could tell that its holder had ended. (Seen on Bun, when the owner was
-// written after the await that took the word: a pool terminated while its workers used a
-// Condition left the main thread's wait() hung for ever, and the program could not exit.)
-const OWNER = 1;
+// The lock word holds its owner: 0 when free, else the owner's id times two, plus one when
+// others may sleep on it (so the release must notify). Taking the lock and naming its owner
+// are one atomic step: a worker stopped at any moment leaves the lock either free or held by
+// a thread that can be seen to have ended. (With the owner in a word of its own, written
+// after the lock word, a worker stopped between the two left the lock held by nobody: seen on
+// Bun and Node, a pool terminated or a Process killed while its workers used a Condition left
+// the main thread's wait() hung for ever, and the program could not exit.)
 const COUNT = 2;
+
+// Ids are pids: the OS process's pid plus a count of this program's workers, far below 2^30.
+const ownerOf = (word: number): number => word >> 1;
+const WAITERS_BIT = 1;
+
+/** The slow path of an RLock's acquire: the word is taken, or the budget runs out. */
+async function rlockSlow(
+  state: Int32Array,
+  budget: number,
+  me: number,
+  count: number,
+): Promise<boolean> {
+  const mine = me << 1;
+  for (let i = 0, backoff = 1; i < SPINS; i++) {
+    if (Atomics.load(state, 0) === FREE && Atomics.compareExchange(state, 0, FREE, mine) === FREE) {
+      if (count !== 1) state[COUNT] = count;
+      return true;
+    }
+    for (let j = 0; j < backoff; j++) pause();
+    if (backoff < MAX_BACKOFF) backoff *= 2;
+  }
+  const deadline = performance.now() + budget;
+  for (;;) {
+    const word = Atomics.load(state, 0);
+    if (word === FREE) {
+      // Taken as contended: others may sleep on it, and its release must wake one.
+      if (Atomics.compareExchange(state, 0, FREE, mine | WAITERS_BIT) === FREE) {
+        if (count !== 1) state[COUNT] = count;
+        return true;
+      }
+      continue;
+    }
+    const holder = ownerOf(word);
+    if (hasEnded(holder)) throw abandoned(holder);
+    // Marking the word contended before sleeping makes the holder's release notify.
+    if (
+      (word & WAITERS_BIT) === 0 &&
+      Atomics.compareExchange(state, 0, word, word | WAITERS_BIT) !== word
+    ) continue;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    await sleep(state, 0, word | WAITERS_BIT, left);
+  }
+}
+
+/** Frees an RLock's word (its owner's last release), waking a sleeper if there may be one. */
+function rlockFree(state: Int32Array): void {
+  if ((Atomics.exchange(state, 0, FREE) & WAITERS_BIT) !== 0) Atomics.notify(state, 0, 1);
+}
 let rlockState: (lock: RLock) => Int32Array;
 
 /**
@@ -482,24 +514,17 @@ export class RLock {
     }
     const state = this.#state;
     const me = self();
-    // OWNER and COUNT are plain reads and writes: only the owner writes them while it holds
-    // the lock, and the mutex word's atomics order them for the next owner (a thread reads
-    // its own id there only if it wrote it and still holds the lock).
-    if (state[OWNER] === me) {
+    // COUNT is a plain read and write: only the owner writes it while it holds the lock, and
+    // the lock word's atomics order it for the next owner.
+    const word = Atomics.load(state, 0);
+    if (word === FREE) {
+      if (Atomics.compareExchange(state, 0, FREE, me << 1) === FREE) return TRUE;
+    } else if (ownerOf(word) === me) {
       state[COUNT]++;
       return TRUE;
     }
-    if (Atomics.compareExchange(state, 0, FREE, HELD) === FREE) {
-      state[OWNER] = me;
-      return TRUE;
-    }
     if (budget === 0) return FALSE;
-    return this.#acquireSlow(budget, 1);
-  }
-
-  #acquireSlow(budget: number, count: number): Promise<boolean> {
-    // lockSlow writes the owner and count (at OWNER + 1) as it takes the word.
-    return lockSlow(this.#state, 0, budget, OWNER, self(), count);
+    return rlockSlow(state, budget, me, 1);
   }
 
   /**
@@ -509,7 +534,7 @@ export class RLock {
    */
   release(): void {
     const state = this.#state;
-    const owner = state[OWNER];
+    const owner = ownerOf(Atomics.load(state, 0));
     if (owner !== self()) {
       throw new Error(
         owner === 0
@@ -522,12 +547,7 @@ export class RLock {
       state[COUNT] = count - 1;
       return;
     }
-    state[OWNER] = 0;
-    // unlockWord, inline (see OWNER).
-    if (Atomics.compareExchange(state, 0, HELD, FREE) !== HELD) {
-      Atomics.store(state, 0, FREE);
-      Atomics.notify(state, 0, 1);
-    }
+    rlockFree(state);
   }
 
   /**
@@ -579,12 +599,7 @@ export class RLock {
       const state = lock.#state;
       const count = Atomics.load(state, COUNT);
       Atomics.store(state, COUNT, 1);
-      Atomics.store(state, OWNER, 0);
-      // unlockWord, inline (see OWNER).
-      if (Atomics.compareExchange(state, 0, HELD, FREE) !== HELD) {
-        Atomics.store(state, 0, FREE);
-        Atomics.notify(state, 0, 1);
-      }
+      rlockFree(state);
       return count;
     };
     reacquire = async (lock, saved) => {
@@ -594,14 +609,14 @@ export class RLock {
       }
       const state = lock.#state;
       const me = self();
-      if (Atomics.load(state, OWNER) === me) {
+      const word = Atomics.load(state, 0);
+      if (word !== FREE && ownerOf(word) === me) {
         // Another task of this thread took it meanwhile: the thread holds both levels.
         Atomics.add(state, COUNT, saved);
-      } else if (Atomics.compareExchange(state, 0, FREE, HELD) === FREE) {
-        state[OWNER] = me;
+      } else if (Atomics.compareExchange(state, 0, FREE, me << 1) === FREE) {
         state[COUNT] = saved;
       } else {
-        await lock.#acquireSlow(Infinity, saved);
+        await rlockSlow(state, Infinity, me, saved);
       }
     };
   }
