@@ -375,7 +375,7 @@ export class Lock {
 
   static {
     ownsLock = (lock) =>
-      lock instanceof Lock ? lock.locked() : Atomics.load(rlockState(lock), 0) >> 1 === self();
+      lock instanceof Lock ? lock.locked() : ownerOf(Atomics.load(rlockState(lock), 0)) === self();
   }
 }
 
@@ -609,8 +609,7 @@ export class RLock {
       }
       const state = lock.#state;
       const me = self();
-      const word = Atomics.load(state, 0);
-      if (word !== FREE && ownerOf(word) === me) {
+      if (ownerOf(Atomics.load(state, 0)) === me) {
         // Another task of this thread took it meanwhile: the thread holds both levels.
         Atomics.add(state, COUNT, saved);
       } else if (Atomics.compareExchange(state, 0, FREE, me << 1) === FREE) {
