@@ -6,6 +6,8 @@
  * `Date`, `bigint`, `Map`, `Set`, the other typed arrays, errors (as {@linkcode decodeError}
  * rebuilds them), manager proxies (as a reference to the same shared object), and instances of
  * classes registered with `registerClass` (by the class's module and name, and their state).
+ * An array of 16 numbers or more travels packed, at the narrowest width that holds them all,
+ * and arrives as an array again.
  * `undefined` inside arrays and objects arrives as `null`, as in JSON. Anything else
  * (functions, symbols, instances of other classes) fails with a `TypeError` that names the
  * value, before anything is sent.
@@ -36,6 +38,8 @@ const SET = 3;
 const TYPED = 4;
 const ERROR = 5;
 const REFERENCE = 6;
+// Last: an array of numbers that no extension above took (see packNumbers).
+const NUMBERS = 7;
 // The codec tries extensions in the order of their types: first, so that an instance of a
 // registered class is taken before the others (a Map subclass) and the refusal in REFERENCE.
 const INSTANCE = 0;
@@ -329,7 +333,11 @@ class Walker {
     this.#need(1 + n);
     const type = (this.#bytes[this.#pos] << 24) >> 24;
     this.#pos += 1;
-    if (holdsMessagePack(type)) {
+    if (type === NUMBERS) {
+      const count = packedCount(this.#bytes, this.#pos, n);
+      this.#length(count, "an array");
+      this.#spend(CONTAINER_COST + VALUE_COST * count);
+    } else if (holdsMessagePack(type)) {
       const depth = this.#depth0 + this.#open.length + 1;
       if (depth > this.#limits.maxDepth) {
         throw new WireLimitError(
@@ -346,6 +354,78 @@ class Walker {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Arrays this long or longer travel packed, when they hold only numbers. */
+const PACK_AT = 16;
+
+/**
+ * An array of numbers, packed: a width byte (1, 2 or 4 for integers that fit `Int8Array`,
+ * `Int16Array` or `Int32Array`, 8 for any other numbers, as `Float64Array`), then the numbers
+ * at that width, in the platform's byte order (little-endian on every runtime we support).
+ * MessagePack spends a type byte and a branch of the encoder on each number; this writes and
+ * reads them in one loop, and keeps `-0`, which MessagePack turns into `0`.
+ */
+function packNumbers(value: unknown): Uint8Array | null {
+  if (!Array.isArray(value) || value.length < PACK_AT) return null;
+  if (Object.getPrototypeOf(value) !== Array.prototype) return null;
+  const n = value.length;
+  let lo = 0;
+  let hi = 0;
+  let ints = true;
+  for (let i = 0; i < n; i++) {
+    const x = value[i];
+    if (typeof x !== "number") return null;
+    if (ints) {
+      if ((x | 0) !== x || (x === 0 && 1 / x < 0)) ints = false;
+      else if (x < lo) lo = x;
+      else if (x > hi) hi = x;
+    }
+  }
+  const width = !ints ? 8 : lo >= -0x80 && hi < 0x80 ? 1 : lo >= -0x8000 && hi < 0x8000 ? 2 : 4;
+  // The numbers start `width` bytes in, where their array type can start; the width byte
+  // just before them opens the extension's data.
+  const buffer = new ArrayBuffer(width + n * width);
+  const numbers = width === 8
+    ? new Float64Array(buffer, 8, n)
+    : width === 4
+    ? new Int32Array(buffer, 4, n)
+    : width === 2
+    ? new Int16Array(buffer, 2, n)
+    : new Int8Array(buffer, 1, n);
+  for (let i = 0; i < n; i++) numbers[i] = value[i];
+  const data = new Uint8Array(buffer, width - 1);
+  data[0] = width;
+  return data;
+}
+
+/** How many numbers packed data of `n` bytes at `pos` holds; throws if it is not packed data. */
+function packedCount(bytes: Uint8Array, pos: number, n: number): number {
+  const width = n > 0 ? bytes[pos] : 0;
+  if ((width !== 1 && width !== 2 && width !== 4 && width !== 8) || (n - 1) % width !== 0) {
+    throw new RangeError(
+      "Cannot decode the message as it holds a packed array of numbers whose width byte or length is wrong",
+    );
+  }
+  return (n - 1) / width;
+}
+
+function unpackNumbers(data: Uint8Array): number[] {
+  const count = packedCount(data, 0, data.length);
+  const width = data[0];
+  // A copy: the numbers may sit at an offset their array type cannot start at.
+  const copy = data.slice(1);
+  const numbers = width === 8
+    ? new Float64Array(copy.buffer, 0, count)
+    : width === 4
+    ? new Int32Array(copy.buffer, 0, count)
+    : width === 2
+    ? new Int16Array(copy.buffer, 0, count)
+    : new Int8Array(copy.buffer, 0, count);
+  // Made at its length and filled: about three times as fast as growing it on Node.
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) out[i] = numbers[i];
+  return out;
+}
 
 /**
  * How an object that stands for another travels (a manager proxy): `toWire()` gives the
@@ -517,6 +597,7 @@ export class WireCodec {
       },
       decode: (data) => revive(outer(data)),
     });
+    codec.register({ type: NUMBERS, encode: packNumbers, decode: unpackNumbers });
   }
 
   /**

@@ -10,7 +10,7 @@ import { decode, encode, type ExtData } from "@msgpack/msgpack";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
 import { AUTH_TRACKED_PEERS, AuthThrottle } from "../lib/_socket.ts";
-import { checkWire, DEFAULT_WIRE_LIMITS, WireLimitError } from "../lib/_wire.ts";
+import { checkWire, DEFAULT_WIRE_LIMITS, WireCodec, WireLimitError } from "../lib/_wire.ts";
 import {
   answerTo,
   frame,
@@ -350,6 +350,66 @@ describe("Limits of the managers' wire", () => {
     malformed(new Uint8Array(0), /truncated/);
     malformed(Buffer.from([0xdd, 0, 0, 0, 9, 0x90]), /truncated/);
     malformed(Buffer.from([0x90, 0x90]), /follow/);
+  });
+
+  test("arrays of 16 numbers or more travel packed at the narrowest width and arrive equal, -0 kept", () => {
+    const codec = new WireCodec((record) => record);
+    const range = (from: number, step: number) =>
+      Array.from({ length: 16 }, (_, i) => from + i * step);
+    const cases: Array<[number[], number]> = [
+      [range(-128, 17), 1],
+      [[...range(0, 1), 128], 2],
+      [[...range(-32768, 4369), 32767], 2],
+      [[...range(0, 1), -32769], 4],
+      [[...range(0, 1), 2 ** 31 - 1, -(2 ** 31)], 4],
+      [[...range(0, 1), 2 ** 31], 8],
+      [[...range(0, 1), 0.5, -0, NaN, Infinity, -Infinity, 2 ** 53 + 2], 8],
+    ];
+    for (const [numbers, width] of cases) {
+      const bytes = codec.encode(numbers);
+      // ext 8 or 16 (0xc7 n or 0xc8 n n), type 7, then the width byte and the numbers.
+      const head = bytes[0] === 0xc7 ? 2 : 3;
+      assert.deepEqual([bytes[head], bytes[head + 1]], [7, width], `${numbers}`);
+      assert.equal(bytes.length, head + 2 + numbers.length * width);
+      const back = codec.decode(bytes) as number[];
+      assert.ok(Array.isArray(back) && back.length === numbers.length);
+      numbers.forEach((x, i) => assert.ok(Object.is(back[i], x), `${x} arrived as ${back[i]}`));
+    }
+    // Nested, and beside other values.
+    const value = { a: range(1, 1), b: ["x", range(0.25, 1)] };
+    assert.deepEqual(codec.decode(codec.encode(value)), value);
+    // Not packed: too short, not all numbers, holes, and subclasses stay plain MessagePack.
+    for (const plain of [range(0, 1).slice(1), [...range(0, 1), "x"], [...range(0, 1), null]]) {
+      const bytes = codec.encode(plain);
+      assert.notEqual(bytes[0], 0xc7);
+      assert.deepEqual(codec.decode(bytes), plain);
+    }
+    const holey = range(0, 1);
+    holey[20] = 1;
+    assert.deepEqual(codec.decode(codec.encode(holey)), [
+      ...range(0, 1),
+      ...Array(4).fill(null),
+      1,
+    ]);
+  });
+
+  test("a packed array of numbers with a wrong width or length, or past a limit, is refused before decoding", () => {
+    const codec = new WireCodec((record) => record);
+    const ext = (data: number[]) => Buffer.from([0xc7, data.length, 7, ...data]);
+    for (const data of [[], [3, 0, 0, 0], [4, 0, 0, 0], [8, ...Array(9).fill(0)], [0]]) {
+      assert.throws(() => codec.decode(ext(data)), (error: Error) => {
+        assert.ok(error instanceof RangeError && !(error instanceof WireLimitError));
+        assert.match(error.message, /packed array of numbers whose width byte or length is wrong/);
+        return true;
+      });
+    }
+    assert.deepEqual(codec.decode(ext([2, 1, 0, 0xff, 0xff])), [1, -1]);
+    const limits = { ...DEFAULT_WIRE_LIMITS, maxLength: 1000, maxDecodedSize: 100_000 };
+    const packed = (n: number) => new WireCodec((r) => r).encode(new Array(n).fill(0.5));
+    checkWire(packed(1000), limits);
+    assert.throws(() => checkWire(packed(1001), limits), /an array of length 1001 .*'maxLength'/);
+    const roomy = { ...limits, maxLength: 100_000 };
+    assert.throws(() => checkWire(packed(10_000), roomy), /'maxDecodedSize'/);
   });
 
   for (const [entry, lib] of entries) {
