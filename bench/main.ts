@@ -29,7 +29,7 @@
  * - `--source`: measures the `.ts` sources on Node and Bun too (by default they measure the
  *   compiled `.js` in `dist/`, built when stale, as npm and JSR give it to their users).
  * - `--only=cpu,io`: only these experiments (cpu, processes, chunksize, pi, io, overhead,
- *   primitives, managers).
+ *   primitives, managers, cluster).
  *
  * A full run writes `bench/results/<runtime>.json` (every round's figures, the load before
  * each, the medians and the machine) and `bench/results/<runtime>.svg` (the ratios, as a
@@ -783,6 +783,17 @@ if (import.meta.main) {
   if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
     console.error(
       `Cannot run the bench as --rounds must be a positive integer: received ${flag("rounds")}`,
+    );
+    process.exit(2);
+  }
+  // A name that is no experiment would otherwise run nothing and print an empty table.
+  const known = [...new Set([...Object.keys(EXPERIMENTS), "primitives", "managers", "cluster"])];
+  const unknown = ONLY?.filter((name) => !known.includes(name)) ?? [];
+  if (unknown.length > 0) {
+    console.error(
+      `Cannot run the bench as --only names no experiment: received ${
+        unknown.join(", ")
+      }; the experiments are ${known.join(", ")}`,
     );
     process.exit(2);
   }
