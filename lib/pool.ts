@@ -1279,10 +1279,6 @@ export abstract class BasePool implements AsyncDisposable {
       for (let k = 0; k < states.length && this.#queue.length > 0; k++) {
         const state = states[(first + k) % states.length];
         if (state.retiring) continue;
-        // A worker past half its cap has work queued for a while: refilled one job for each
-        // result, it would get one job per message and answer with one result per message
-        // for good. Waiting until half has drained refills it in batches.
-        if (state.inFlight.length > MAX_IN_FLIGHT / 2) continue;
         const limit = Math.min(
           MAX_IN_FLIGHT - state.inFlight.length,
           this.#maxTasks - state.assigned,
