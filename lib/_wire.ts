@@ -385,17 +385,27 @@ function packNumbers(value: unknown): Uint8Array | null {
   // The numbers start `width` bytes in, where their array type can start; the width byte
   // just before them opens the extension's data.
   const buffer = new ArrayBuffer(width + n * width);
-  const numbers = width === 8
-    ? new Float64Array(buffer, 8, n)
-    : width === 4
-    ? new Int32Array(buffer, 4, n)
-    : width === 2
-    ? new Int16Array(buffer, 2, n)
-    : new Int8Array(buffer, 1, n);
+  const numbers = numbersAt(width, buffer, width, n);
   for (let i = 0; i < n; i++) numbers[i] = value[i];
   const data = new Uint8Array(buffer, width - 1);
   data[0] = width;
   return data;
+}
+
+/** `count` numbers of `width` bytes in `buffer` from `offset`, as their array type. */
+function numbersAt(
+  width: number,
+  buffer: ArrayBuffer,
+  offset: number,
+  count: number,
+): Float64Array | Int32Array | Int16Array | Int8Array {
+  return width === 8
+    ? new Float64Array(buffer, offset, count)
+    : width === 4
+    ? new Int32Array(buffer, offset, count)
+    : width === 2
+    ? new Int16Array(buffer, offset, count)
+    : new Int8Array(buffer, offset, count);
 }
 
 /** How many numbers packed data of `n` bytes at `pos` holds; throws if it is not packed data. */
@@ -413,14 +423,7 @@ function unpackNumbers(data: Uint8Array): number[] {
   const count = packedCount(data, 0, data.length);
   const width = data[0];
   // A copy: the numbers may sit at an offset their array type cannot start at.
-  const copy = data.slice(1);
-  const numbers = width === 8
-    ? new Float64Array(copy.buffer, 0, count)
-    : width === 4
-    ? new Int32Array(copy.buffer, 0, count)
-    : width === 2
-    ? new Int16Array(copy.buffer, 0, count)
-    : new Int8Array(copy.buffer, 0, count);
+  const numbers = numbersAt(width, data.slice(1).buffer, 0, count);
   // Made at its length and filled: about three times as fast as growing it on Node.
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = numbers[i];
