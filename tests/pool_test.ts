@@ -305,6 +305,36 @@ for (const [label, m] of entries) {
       assert.ok(pulled < 2 * 4096 * 4 + 100, `pulled ${pulled} items from an endless input`);
     });
 
+    test("Pool.imap() refills its window in batches, not one item per result taken", async () => {
+      // With chunksize 1 each item is a job. Pulled one at a time as results are taken, each
+      // would travel to a worker in a message of its own (imap ran at a tenth of its rate so):
+      // the input is read again only once a quarter of the window (2 × 4096 items) has left.
+      await using pool = new m.Pool(2);
+      const window = 2 * 4096;
+      const n = 4 * window;
+      let consumed = 0;
+      let refills = 0;
+      let lastSeen = -1;
+      function* numbers() {
+        for (let i = 0; i < n; i++) {
+          if (consumed !== lastSeen) {
+            refills++;
+            lastSeen = consumed;
+          }
+          yield i;
+        }
+      }
+      let sum = 0;
+      for await (const x of pool.imap((x: number) => x + 1, numbers())) {
+        sum += x;
+        consumed++;
+      }
+      assert.equal(consumed, n);
+      assert.equal(sum, (n * (n + 1)) / 2);
+      // The first fill, then one each time a quarter of the window has been taken, at most.
+      assert.ok(refills <= 1 + n / (window / 4), `the input was read in ${refills} separate runs`);
+    });
+
     test("Pool.imap() keeps memory flat over a 10-million-item generator", slow, async () => {
       await using pool = new m.Pool(2);
       let pulled = 0;
