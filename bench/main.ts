@@ -780,6 +780,18 @@ function runEverywhere(): void {
 }
 
 if (import.meta.main) {
+  // A mistyped flag (--fulll) would otherwise run the default sizes as if it were not there.
+  const flags = ["--quick", "--full", "--ours-only", "--runtimes", "--source"];
+  const valued = ["--only=", "--rounds="];
+  const strange = args.filter((a) => !flags.includes(a) && !valued.some((v) => a.startsWith(v)));
+  if (strange.length > 0) {
+    console.error(
+      `Cannot run the bench as it takes no ${strange.join(", ")}: its flags are ${
+        [...flags, "--only=a,b", "--rounds=N"].join(", ")
+      }`,
+    );
+    process.exit(2);
+  }
   if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
     console.error(
       `Cannot run the bench as --rounds must be a positive integer: received ${flag("rounds")}`,

@@ -327,7 +327,8 @@ interface Feed extends Holder {
 
 // An imap keeps at most about this many items per worker between its input and its
 // consumer (in flight or waiting to be consumed): enough to keep batches full, little enough
-// that memory stays flat over an endless generator.
+// that memory stays flat over an endless generator. It reads its input again once a quarter
+// of that window has been consumed (see IMapIterator's #fill).
 const IMAP_WINDOW_PER_PROCESS = 4096;
 
 type Item = { ok: boolean; value: unknown };
@@ -486,7 +487,7 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
     return this.#inFlight + this.#pending.size + Math.ceil(this.#ready.length / this.#chunksize);
   }
 
-  /** Pulls from the input while the window has room. */
+  /** Pulls from the input until the window is full, once it has fallen to its low-water mark. */
   #fill(): void {
     if (this.#finished || this.#inputDone || this.#pulling) return;
     // Refill in batches: pulled one at a time (a result taken, an item pulled), each pull would
