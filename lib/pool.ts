@@ -330,6 +330,9 @@ interface Feed extends Holder {
 // that memory stays flat over an endless generator. It reads its input again once a quarter
 // of that window has been consumed (see IMapIterator's #fill).
 const IMAP_WINDOW_PER_PROCESS = 4096;
+// An async input's items that follow each other within this many milliseconds go to the
+// workers together (see IMapIterator's #fillAsync).
+const GATHER_MS = 1;
 
 type Item = { ok: boolean; value: unknown };
 
@@ -525,8 +528,27 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
   async #fillAsync(): Promise<void> {
     this.#pulling = true;
     const source = this.#source as AsyncIterator<unknown>;
+    // Chunks read and not yet submitted. Submitted as each is read, every chunk would travel
+    // alone, as the pool sends in a microtask and one runs at each await below: so an item
+    // that follows another within GATHER_MS waits, with those after it, for up to GATHER_MS
+    // (a timer sends what a source that then stalls gave), and they go out together.
+    const held: unknown[][] = [];
+    let heldSince = 0;
+    let lastSent = -Infinity;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const send = (): boolean => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      lastSent = performance.now();
+      const chunks = held.splice(0);
+      if (this.#finished || this.#inputError !== undefined) return false;
+      for (const chunk of chunks) if (!this.#submit(chunk)) return false;
+      return true;
+    };
     try {
-      while (!this.#finished && !this.#inputDone && this.#buffered() < this.#window) {
+      while (
+        !this.#finished && !this.#inputDone && this.#buffered() + held.length < this.#window
+      ) {
         const chunk: unknown[] = [];
         try {
           while (chunk.length < this.#chunksize) {
@@ -538,13 +560,28 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
             chunk.push(step.value);
           }
         } catch (error) {
-          this.#inputFailed(error);
+          // The chunks read before it go first; the error takes the place of this one.
+          if (send()) this.#inputFailed(error);
           return;
         }
         if (this.#finished) return;
-        if (chunk.length > 0 && !this.#submit(chunk)) return;
+        if (chunk.length === 0) continue;
+        held.push(chunk);
+        const now = performance.now();
+        if (held.length === 1) {
+          heldSince = now;
+          if (now - lastSent >= GATHER_MS) {
+            // The first item after a pause goes at once.
+            if (!send()) return;
+            continue;
+          }
+          timer = setTimeout(send, GATHER_MS);
+        } else if (now - heldSince >= GATHER_MS && !send()) return;
       }
+      send();
     } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      held.length = 0;
       this.#pulling = false;
       this.#serve();
     }
