@@ -568,15 +568,15 @@ class IMapIterator<R> implements AsyncIterableIterator<R>, Sink {
         if (chunk.length === 0) continue;
         held.push(chunk);
         const now = performance.now();
-        if (held.length === 1) {
+        if (held.length > 1) {
+          if (now - heldSince >= GATHER_MS && !send()) return;
+        } else if (now - lastSent >= GATHER_MS) {
+          // The first item after a pause goes at once.
+          if (!send()) return;
+        } else {
           heldSince = now;
-          if (now - lastSent >= GATHER_MS) {
-            // The first item after a pause goes at once.
-            if (!send()) return;
-            continue;
-          }
           timer = setTimeout(send, GATHER_MS);
-        } else if (now - heldSince >= GATHER_MS && !send()) return;
+        }
       }
       send();
     } finally {
