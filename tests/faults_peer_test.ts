@@ -10,7 +10,15 @@ import { decode, encode, type ExtData } from "@msgpack/msgpack";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
 import { AUTH_TRACKED_PEERS, AuthThrottle } from "../lib/_socket.ts";
-import { checkWire, DEFAULT_WIRE_LIMITS, WireCodec, WireLimitError } from "../lib/_wire.ts";
+import {
+  checkWire,
+  DEFAULT_WIRE_LIMITS,
+  fastDecode,
+  fastEncode,
+  fastMiss,
+  WireCodec,
+  WireLimitError,
+} from "../lib/_wire.ts";
 import {
   answerTo,
   frame,
@@ -391,6 +399,108 @@ describe("Limits of the managers' wire", () => {
       ...Array(4).fill(null),
       1,
     ]);
+  });
+
+  test("the fast path writes the bytes @msgpack/msgpack writes, reads them back, and leaves the rest to it", () => {
+    const numbers = [
+      0,
+      -0,
+      1,
+      127,
+      128,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 32 - 1,
+      -1,
+      -32,
+      -33,
+      -128,
+      -129,
+      -32768,
+      -32769,
+      -(2 ** 31),
+      0.5,
+      -1.25,
+      1e300,
+      NaN,
+      Infinity,
+      -Infinity,
+      2 ** 52 - 0.5,
+    ];
+    const strings = ["", "a", "x".repeat(31), "x".repeat(32), "y".repeat(255), "~ \u007f"];
+    const values: unknown[] = [
+      [],
+      numbers.slice(0, 15),
+      numbers.slice(15),
+      strings,
+      [null, true, false, undefined, "k", [1, ["two", 3]]],
+      [12, "7f3a9c1e2b", "set", ["k", 12345]],
+      [12, 0, 0.1],
+    ];
+    for (const value of values) {
+      const bytes = fastEncode(value);
+      assert.ok(bytes !== undefined, `the fast path did not write ${JSON.stringify(value)}`);
+      assert.deepEqual(bytes, encode(value), JSON.stringify(value));
+      const back = fastDecode(bytes.slice());
+      assert.deepEqual(back, decode(bytes), JSON.stringify(value));
+    }
+    // -0 arrives as 0, as @msgpack/msgpack sends it; NaN as NaN.
+    assert.ok(Object.is((fastDecode(encode([-0, NaN])) as number[])[0], 0));
+    assert.ok(Number.isNaN((fastDecode(encode([-0, NaN])) as number[])[1]));
+    // Left to the full path: what an extension may take, what is long, deep or not ASCII,
+    // integers past 32 bits; read by it, a bare value (a message is an array) and bytes that
+    // are not one whole message.
+    const full: unknown[] = [
+      new Array(16).fill(1),
+      [{ a: 1 }],
+      [new Map()],
+      [new Uint8Array(1)],
+      [1n],
+      [new Date(0)],
+      ["é"],
+      ["\ud800"],
+      ["x".repeat(256)],
+      [2 ** 32],
+      [-(2 ** 31) - 1],
+      [[[[1]]]],
+      new Array(15).fill("z".repeat(100)),
+      [() => 1],
+      (() => {
+        class Row extends Array {}
+        return Row.from([1]);
+      })(),
+    ];
+    for (const value of full) {
+      assert.equal(fastEncode(value), undefined, `the fast path wrote ${String(value)}`);
+    }
+    for (const bytes of [encode(7), encode({ a: 1 }), encode(["é"]), encode([2 ** 40])]) {
+      assert.equal(fastDecode(bytes), fastMiss);
+    }
+    const whole = encode([1, "ab", [2]]);
+    for (let n = 0; n < whole.length; n++) assert.equal(fastDecode(whole.subarray(0, n)), fastMiss);
+    assert.equal(fastDecode(Buffer.concat([whole, Buffer.from([0xc0])])), fastMiss);
+  });
+
+  test("a codec decodes a short message past its own limits with the limit named, fast path or not", () => {
+    const codec = new WireCodec((record) => record);
+    // Truncated, or bytes after the value: the full path's errors.
+    assert.throws(() => codec.decode(Buffer.from([0x92, 0x01])), /truncated/);
+    assert.throws(() => codec.decode(Buffer.from([0x91, 0x01, 0x01])), /follow/);
+    const shallow = new WireCodec((record) => record, undefined, {
+      ...DEFAULT_WIRE_LIMITS,
+      maxDepth: 2,
+    });
+    assert.throws(() => shallow.decode(encode([[[1]]])), /nests deeper than 2 levels/);
+    assert.deepEqual(shallow.decode(encode([[1]])), [[1]]);
+    const short = new WireCodec((record) => record, undefined, {
+      ...DEFAULT_WIRE_LIMITS,
+      maxLength: 10,
+    });
+    assert.throws(() => short.decode(encode(["x".repeat(11)])), /a string of length 11/);
+    assert.throws(() => short.decode(encode(new Array(11).fill(0))), /'maxLength'/);
+    assert.deepEqual(short.decode(encode(["x".repeat(10)])), ["x".repeat(10)]);
   });
 
   test("a packed array of numbers with a wrong width or length, or past a limit, is refused before decoding", () => {
