@@ -25,6 +25,8 @@ export interface Sizes {
   imap: number;
   /** Dict proxy set+get pairs through `Manager()` and a TCP `BaseManager`. */
   managerCalls: number;
+  /** How long each side makes those calls untimed first (see bench/managers.ts). */
+  managerWarmUpMs: number;
   /** JavaScript pools: tasks per throughput run. */
   poolTasks: number;
   /** Rounds: each side runs once per round, in turn. */
@@ -44,6 +46,7 @@ export const SIZES: Record<Tier, Sizes> = {
     map: 100_000,
     imap: 10_000,
     managerCalls: 1_000,
+    managerWarmUpMs: 500,
     poolTasks: 10_000,
     rounds: 1,
   },
@@ -58,6 +61,7 @@ export const SIZES: Record<Tier, Sizes> = {
     map: 1_000_000,
     imap: 30_000,
     managerCalls: 5_000,
+    managerWarmUpMs: 1_000,
     poolTasks: 30_000,
     rounds: 3,
   },
@@ -72,6 +76,7 @@ export const SIZES: Record<Tier, Sizes> = {
     map: 1_000_000,
     imap: 100_000,
     managerCalls: 20_000,
+    managerWarmUpMs: 2_000,
     poolTasks: 30_000,
     rounds: 3,
   },

@@ -569,7 +569,11 @@ async function runOurs(round: number, show: boolean): Promise<Figures> {
   }
   if (selected("managers")) {
     progress(`round ${round}/${ROUNDS}: ours, managers`);
-    const figures = await measureManagers({ n: SIZES[TIER].managerCalls, repeats: 1 });
+    const figures = await measureManagers({
+      n: SIZES[TIER].managerCalls,
+      repeats: 1,
+      warmUpMs: SIZES[TIER].managerWarmUpMs,
+    });
     progress("");
     if (show) {
       console.log("\n8. managers: dict proxy calls (a set and a get count as two)");
@@ -600,7 +604,11 @@ async function runPython(round: number): Promise<Figures | undefined> {
     ? await python("primitives.py", TIER === "full" ? [] : ["--quick"])
     : undefined;
   const managers = selected("managers")
-    ? await python("managers.py", [`--n=${SIZES[TIER].managerCalls}`, "--repeats=1"])
+    ? await python("managers.py", [
+      `--n=${SIZES[TIER].managerCalls}`,
+      "--repeats=1",
+      `--warm-up-ms=${SIZES[TIER].managerWarmUpMs}`,
+    ])
     : undefined;
   progress("");
   return main === undefined && prims === undefined && managers === undefined

@@ -63,15 +63,18 @@ interface SetGet {
 export const CONCURRENT = 16;
 
 /**
- * How long each figure's calls run untimed first: the JIT of both threads (the caller's and
- * the server's) takes some 40,000 calls to settle, and a figure is of the calls after it, as
- * mitata's are. Python's side warms up as long (bench/python/managers.py).
+ * How long each figure's calls run untimed first, unless told otherwise: a figure is of the
+ * calls once both threads' JIT has settled (the caller's and the server's, a new worker for
+ * each manager), as mitata's are. Bun's takes longest: runs of 20,000 pairs right after half a
+ * second of calls read 65k, 107k, 172k and 231k calls/s, and 200-230k from then on (measured).
+ * Python's side warms up as long (bench/python/managers.py).
  */
-export const WARM_UP_MS = 500;
+export const WARM_UP_MS = 2_000;
+let warmUpMs = QUICK ? 500 : WARM_UP_MS;
 
 async function warmUp(step: () => Promise<unknown>): Promise<void> {
   const start = performance.now();
-  while (performance.now() - start < WARM_UP_MS) await step();
+  while (performance.now() - start < warmUpMs) await step();
 }
 
 async function concurrentCallsPerSecond(d: SetGet): Promise<number> {
@@ -124,10 +127,11 @@ RemoteManager.register("getStore", fromModule<typeof getStore>(import.meta.url, 
  * TCP `BaseManager` on 127.0.0.1, each the best of `repeats` runs of `n` pairs.
  */
 export async function measureManagers(
-  options: { n: number; repeats: number },
+  options: { n: number; repeats: number; warmUpMs: number },
 ): Promise<Figures> {
   N = options.n;
   REPEATS = options.repeats;
+  warmUpMs = options.warmUpMs;
   return await measure();
 }
 
@@ -158,7 +162,7 @@ if (import.meta.main) {
   const rt = runtimeName();
   // One after the other: at the same time they would share the cores and slow each other.
   const ours = await measure();
-  const theirs = await python("managers.py", QUICK ? ["--quick"] : []);
+  const theirs = await python("managers.py", QUICK ? ["--quick"] : [`--warm-up-ms=${warmUpMs}`]);
   const fmt = (n: number | undefined) => n === undefined ? "-" : `${(n / 1e3).toFixed(1)}k/s`;
   console.log(`managers on ${rt}${QUICK ? " (--quick)" : ""}, beside Python's multiprocessing`);
   console.log(`${"experiment".padEnd(22)}${"ours".padStart(11)}${"python".padStart(11)}  ratio`);

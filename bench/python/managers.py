@@ -2,7 +2,8 @@
 
 Prints one JSON object: dict proxy calls (a set and a get count as two) per second, through
 Manager() and through a BaseManager served over TCP on 127.0.0.1, each the best of REPEATS runs
-after half a second of the same calls untimed (a warm-up, as bench/managers.ts makes).
+after --warm-up-ms (2 s unless told; half a second with --quick) of the same calls untimed
+(a warm-up, as bench/managers.ts makes: there, for the JIT to settle).
 """
 import json
 import multiprocessing as mp
@@ -21,6 +22,7 @@ QUICK = "--quick" in sys.argv
 # `--n` and `--repeats` as bench/main.ts gives them, so that both sides make the same calls.
 N = _flag("n", 2_000 if QUICK else 20_000)
 REPEATS = _flag("repeats", 1 if QUICK else 5)
+WARM_UP_S = _flag("warm-up-ms", 500 if QUICK else 2_000) / 1000
 
 shared = {}
 
@@ -38,7 +40,7 @@ RemoteManager.register("get_dict", callable=get_dict, proxytype=DictProxy)
 
 def warm_up(d):
     start = time.perf_counter()
-    while time.perf_counter() - start < 0.5:
+    while time.perf_counter() - start < WARM_UP_S:
         d["k"] = 0
         d["k"]
 
