@@ -619,7 +619,7 @@ export class Server {
 
   // Answers at once what a method returned (most do), and once settled what it promised: a
   // reply that waits for nothing leaves in the same microtask as its request was read, before
-  // the next is (awaited, it took three microtasks more, a tenth of a Manager() call).
+  // the next is (awaited, it left three microtasks later).
   #answer(
     conn: FrameConn,
     client: Client,

@@ -489,10 +489,10 @@ class PendingInstance {
 // A call's request ([callId, id, method, args]) and its reply ([callId, kind, value]) are most
 // often a short array of numbers and ASCII strings. @msgpack/msgpack asks each extension above
 // about every array it encodes, and its decoder makes a DataView for every message; with the
-// limits walked first (checkWire), encoding and decoding a request and its reply cost about
-// 1 µs of a Manager() call's 5-8 (measured on all three runtimes). Such messages are written
-// and read here instead: the same MessagePack bytes (what the encoder below writes for them),
-// or `FAST_MISS` as soon as a value is anything else, which then takes the full path.
+// limits walked first (checkWire), encoding and decoding a request and its reply cost
+// 1.1-1.6 µs, and 0.3 µs here (measured on all three runtimes). Such messages are written and
+// read here instead: the same MessagePack bytes (what the encoder below writes for them), or
+// `FAST_MISS` as soon as a value is anything else, which then takes the full path.
 
 /** The deepest array of the fast path; the limits of a codec that uses it are at least this. */
 const FAST_DEPTH = 4;

@@ -483,6 +483,55 @@ describe("Limits of the managers' wire", () => {
     assert.equal(fastDecode(Buffer.concat([whole, Buffer.from([0xc0])])), fastMiss);
   });
 
+  test("the fast path reads what @msgpack/msgpack reads, or leaves it: 20,000 random messages, whole and damaged", () => {
+    // A fixed seed: the same messages on every run and runtime.
+    let seed = 0x9e3779b9;
+    const random = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 2 ** 32;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+    const scalars = [
+      () => Math.floor(random() * 300) - 150,
+      () => Math.floor(random() * 70_000),
+      () => Math.floor((random() - 0.5) * 2 ** 34),
+      () => random() * 1e6 - 5e5,
+      () => pick([null, true, false, NaN, -0, 2 ** 31, -(2 ** 31) - 1]),
+      () => "abcdefghij".slice(0, Math.floor(random() * 11)).repeat(Math.floor(random() * 30)),
+      () => pick(["é", "x\u0080", "\ud83d\ude00"]),
+    ];
+    const value = (depth: number): unknown => {
+      if (depth > 0 && random() < 0.3) {
+        return Array.from({ length: Math.floor(random() * 17) }, () => value(depth - 1));
+      }
+      return pick(scalars)();
+    };
+    let read = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let bytes = encode([value(4), value(3), value(2)]);
+      // Damaged: a byte changed, cut short, or one more at the end.
+      const damage = random();
+      if (damage < 0.2) {
+        bytes = bytes.slice();
+        bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      } else if (damage < 0.3) bytes = bytes.slice(0, Math.floor(random() * bytes.length));
+      else if (damage < 0.35) bytes = Buffer.concat([bytes, Buffer.from([0xc0])]);
+      const fast = fastDecode(bytes);
+      if (fast === fastMiss) continue;
+      read++;
+      let full: unknown;
+      assert.doesNotThrow(() => {
+        checkWire(bytes, DEFAULT_WIRE_LIMITS);
+        full = decode(bytes);
+      }, `the fast path read bytes the full path refuses: ${Buffer.from(bytes).toString("hex")}`);
+      assert.deepEqual(fast, full, Buffer.from(bytes).toString("hex"));
+    }
+    // Enough of them are the fast path's to read (2,773 with this seed).
+    assert.ok(read > 2_500, `the fast path read only ${read} of 20,000 messages`);
+  });
+
   test("a codec decodes a short message past its own limits with the limit named, fast path or not", () => {
     const codec = new WireCodec((record) => record);
     // Truncated, or bytes after the value: the full path's errors.
