@@ -2,12 +2,17 @@
 // two back ends, workers (lib/_worker_executor.ts) and the calling thread (lib/dummy/pool.ts),
 // as CPython's ThreadPool re-uses Pool and overrides only how a worker is made.
 
-import type { Op } from "./_protocol.ts";
+import type { Op, PackedObjects, PackedStrings, SpareNumbers } from "./_protocol.ts";
 
 /** Receives the outcome of jobs: an AsyncResult, a map's chunk collector, an imap iterator. */
 export interface Sink {
   /** `index` is the job's position within its sink; `value` is the result or the error. */
   settle(index: number, ok: boolean, value: unknown): void;
+  /**
+   * A chunk of results that arrived packed (`ok` 2, see `packChunk`), unpacked straight into
+   * the sink's own list; a sink without it is given `unpackChunk(chunk)`.
+   */
+  settlePacked?(index: number, chunk: PackedStrings | PackedObjects): void;
 }
 
 /** One unit of work: a single call, or one chunk of a map. */
@@ -46,7 +51,10 @@ export interface SlotHooks {
   ready(slot: Slot): void;
   /** The initializer failed: the slot will run no job. */
   initError(slot: Slot, error: unknown): void;
-  /** Flat `seq, ok, value` triples; `busy` is the milliseconds spent running them. */
+  /**
+   * Flat `seq, ok, value` triples (`ok` 1 or 0, or 2 for a chunk of results still packed);
+   * `busy` is the milliseconds spent running them.
+   */
   results(slot: Slot, results: unknown[], busy: number): void;
   /** The slot has ended, for whatever reason. */
   exit(slot: Slot, exitCode: number, error: unknown): void;
@@ -102,7 +110,8 @@ export interface Executor {
   spawn(hooks: SlotHooks, init: SlotInit): Slot;
   /**
    * The payload of a map's chunk, items `from` to `to` of `list`, when the back end has a
-   * form that travels faster than a slice of the list (see `packNumbers`).
+   * form that travels faster than a slice of the list (see `packNumbers`), packed into one of
+   * `spares` when it has one of that length.
    */
-  chunk?(list: unknown[], from: number, to: number): unknown;
+  chunk?(list: unknown[], from: number, to: number, spares: SpareNumbers): unknown;
 }

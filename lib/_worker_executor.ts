@@ -4,11 +4,11 @@ import {
   type Chunk,
   Op,
   packChunk,
+  packedBuffers,
   packNumbersOf,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
-  unpackChunk,
   type WorkerInit,
   type WorkerMessage,
 } from "./_protocol.ts";
@@ -77,12 +77,10 @@ class WorkerSlot implements Slot {
         const results = message.results;
         const loading = message.shared ? loadRevivers(results) : undefined;
         inOrder(() => {
+          // Packed chunks (ok 2) go to the pool as they are: it unpacks them into their list.
           for (let i = 1; i < results.length; i += RESULT_STRIDE) {
             if (results[i] === 0) results[i + 1] = decodeError(results[i + 1] as WireError);
-            else if (results[i] === 2) {
-              results[i] = 1;
-              results[i + 1] = unpackChunk(results[i + 1] as Chunk);
-            } else if (message.shared) decodeResult(results, i);
+            else if (results[i] === 1 && message.shared) decodeResult(results, i);
           }
           hooks.results(this, results, message.busy);
         }, loading);
@@ -138,6 +136,8 @@ class WorkerSlot implements Slot {
       // A map's chunk of numbers, strings or plain objects of one shape travels packed, and
       // holds nothing shared by construction.
       if (jobs[i].op === Op.map && (payloads[i] = packChunk(payload as unknown[])) !== payload) {
+        // Made here from the job's items, which stay: a send again packs them again.
+        packedBuffers(payloads[i] as Chunk, transfer ??= []);
         continue;
       }
       try {

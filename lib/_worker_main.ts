@@ -66,7 +66,11 @@ async function load(def: FunctionDef): Promise<Loaded> {
 }
 
 /** Runs one map or starmap chunk, one item at a time, awaiting each async result. */
-async function runChunk(fn: AnyFunction, op: Op, items: unknown[]): Promise<unknown[]> {
+async function runChunk(
+  fn: AnyFunction,
+  op: Op,
+  items: unknown[] | Float64Array,
+): Promise<unknown[]> {
   const out = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
     let value = op === Op.starmap ? fn(...(items[i] as unknown[])) : fn(items[i]);
@@ -90,11 +94,14 @@ function start(loaded: Loaded, op: Op, payload: unknown): unknown {
  * Maps a chunk with a function that is sync so far: into a Float64Array while every result
  * is a number (the form numbers travel back in: no array of boxed values built and packed
  * after), else into an array. If a result is a promise, the rest of the chunk is awaited.
+ * A chunk of numbers, which came as this worker's own Float64Array, takes its results in
+ * place (each item is read before its result is written): no fresh memory, and the pool
+ * packs its next map into the same buffer (see SpareNumbers).
  */
-function mapSync(fn: AnyFunction, items: unknown[]): unknown {
+function mapSync(fn: AnyFunction, items: unknown[] | Float64Array): unknown {
   const n = items.length;
   if (n >= PACK_FROM) {
-    const numbers = new Float64Array(n);
+    const numbers = items instanceof Float64Array ? items : new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const value = fn(items[i]);
       if (typeof value !== "number") {
@@ -113,7 +120,7 @@ function mapSync(fn: AnyFunction, items: unknown[]): unknown {
 /** Goes on mapping into `out` from item `i`, whose result is `value`. */
 function mapRest(
   fn: AnyFunction,
-  items: unknown[],
+  items: unknown[] | Float64Array,
   out: unknown[],
   i: number,
   value: unknown,

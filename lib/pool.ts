@@ -9,7 +9,15 @@ import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
 import { checkTimeout } from "./_validate.ts";
 import { Deque } from "./_deque.ts";
 import type { Executor, Job, Sink, Slot, SlotHooks } from "./_executor.ts";
-import { Op } from "./_protocol.ts";
+import {
+  copyNumbers,
+  Op,
+  type PackedObjects,
+  type PackedStrings,
+  SpareNumbers,
+  unpackChunk,
+  unpackInto,
+} from "./_protocol.ts";
 import { workerExecutor } from "./_worker_executor.ts";
 import { checkMayHaveChildren, cpuCount } from "./context.ts";
 import { ProcessError, TimeoutError, WorkerExitError } from "./errors.ts";
@@ -280,12 +288,20 @@ class MapSink implements Sink {
   #left: number;
   #error: unknown = undefined;
   #failed = false;
+  #spares: SpareNumbers;
 
-  constructor(result: AsyncResult<unknown>, length: number, chunksize: number, chunks: number) {
+  constructor(
+    result: AsyncResult<unknown>,
+    length: number,
+    chunksize: number,
+    chunks: number,
+    spares: SpareNumbers,
+  ) {
     this.result = result;
     this.#length = length;
     this.#chunksize = chunksize;
     this.#left = chunks;
+    this.#spares = spares;
   }
 
   /**
@@ -296,16 +312,30 @@ class MapSink implements Sink {
     return this.#values ??= new Array(this.#length);
   }
 
+  settlePacked(index: number, chunk: PackedStrings | PackedObjects): void {
+    unpackInto(chunk, this.prepare(), index * this.#chunksize);
+    this.#settled();
+  }
+
   settle(index: number, ok: boolean, value: unknown): void {
     if (ok) {
-      const chunk = value as unknown[];
       const values = this.prepare();
       const at = index * this.#chunksize;
-      for (let i = 0; i < chunk.length; i++) values[at + i] = chunk[i];
+      if (value instanceof Float64Array) {
+        copyNumbers(value, values, at);
+        this.#spares.give(value);
+      } else {
+        const chunk = value as unknown[];
+        for (let i = 0; i < chunk.length; i++) values[at + i] = chunk[i];
+      }
     } else if (!this.#failed) {
       this.#failed = true;
       this.#error = value;
     }
+    this.#settled();
+  }
+
+  #settled(): void {
     if (--this.#left === 0) {
       settleResult(this.result, !this.#failed, this.#failed ? this.#error : this.prepare());
     }
@@ -758,6 +788,8 @@ export abstract class BasePool implements AsyncDisposable {
   #initargs: unknown[];
   #state: "run" | "close" | "terminate" = "run";
   #queue = new Deque<Job>();
+  // Chunks of numbers that came back from maps, to pack the next map's chunks into.
+  #spares = new SpareNumbers();
   #slots = new Map<Slot, SlotState>();
   #workerNumber = 0;
   /** The measured milliseconds of one task, per task function (its executor's cost key). */
@@ -1134,12 +1166,13 @@ export abstract class BasePool implements AsyncDisposable {
       // Python's default: about four chunks per worker.
       const size = chunksize ?? Math.ceil(list.length / (4 * this.#processes));
       const chunks = Math.ceil(list.length / size);
-      const sink = new MapSink(result as AsyncResult<unknown>, list.length, size, chunks);
+      const spares = this.#spares;
+      const sink = new MapSink(result as AsyncResult<unknown>, list.length, size, chunks, spares);
       const key = this.#executor.costKey(prepared);
       for (let index = 0; index < chunks; index++) {
         const from = index * size;
         const to = Math.min(from + size, list.length);
-        const packed = op === Op.map ? this.#executor.chunk?.(list, from, to) : undefined;
+        const packed = op === Op.map ? this.#executor.chunk?.(list, from, to, spares) : undefined;
         const payload = packed ?? list.slice(from, to);
         const source = packed === undefined ? undefined : { list, from, to };
         this.#submit({ fn: prepared, key, op, payload, sink, index, seq: 0, cost: 0, source });
@@ -1363,6 +1396,14 @@ export abstract class BasePool implements AsyncDisposable {
     job.sink.settle(job.index, ok, value);
   }
 
+  /** A chunk of results that arrived packed: into its map's list, without a copy between. */
+  #finishPacked(job: Job, chunk: PackedStrings | PackedObjects): void {
+    const sink = job.sink;
+    if (sink.settlePacked === undefined) return this.#finishJob(job, true, unpackChunk(chunk));
+    this.#outstanding--;
+    sink.settlePacked(job.index, chunk);
+  }
+
   #onResults(slot: Slot, results: unknown[], busy: number): void {
     const state = this.#slots.get(slot);
     if (state === undefined || this.#state === "terminate") return;
@@ -1377,7 +1418,9 @@ export abstract class BasePool implements AsyncDisposable {
         const old = this.#costs.get(job.key);
         this.#costs.set(job.key, old === undefined ? perTask : 0.7 * old + 0.3 * perTask);
       }
-      this.#finishJob(job, results[i + 1] === 1, results[i + 2]);
+      const ok = results[i + 1];
+      if (ok === 2) this.#finishPacked(job, results[i + 2] as PackedStrings | PackedObjects);
+      else this.#finishJob(job, ok === 1, results[i + 2]);
     }
     if (state.inFlight.length === 0) state.backlog = 0; // no drift from float sums
     this.#maybeRetire(state);
@@ -1496,6 +1539,7 @@ export abstract class BasePool implements AsyncDisposable {
   close(): void {
     if (this.#state !== "run") return;
     this.#state = "close";
+    this.#spares.close();
     this.#checkIdle();
   }
 
@@ -1519,6 +1563,7 @@ export abstract class BasePool implements AsyncDisposable {
   async terminate(): Promise<void> {
     if (this.#state !== "terminate") {
       this.#state = "terminate";
+      this.#spares.close();
       const failure = new ProcessError(
         "Cannot finish the task as the pool was terminated: terminate() stops every task still queued or running",
       );

@@ -5,7 +5,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
-import { packChunk, unpackChunk } from "../lib/_protocol.ts";
+import {
+  copyNumbers,
+  packChunk,
+  type PackedObjects,
+  type PackedStrings,
+  SpareNumbers,
+  unpackChunk,
+} from "../lib/_protocol.ts";
 
 const entries = [["mod.ts", mp], ["dummy.ts", dummy]] as const;
 
@@ -39,6 +46,27 @@ function oddObjects(n: number): Record<string, unknown>[] {
   }));
 }
 
+/** Numbers a copy could get wrong: -0, the int32 edges and past them, fractions, NaN. */
+const EDGES = [
+  -0,
+  0,
+  1,
+  -1,
+  2 ** 30 - 1,
+  2 ** 30,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  2 ** 53,
+  0.5,
+  -1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  5e-324,
+];
+
 class Point {
   x: number;
   constructor(x: number) {
@@ -60,6 +88,88 @@ describe("packed chunks (lib/_protocol.ts)", () => {
     const back = unpackChunk(structuredClone(packChunk(objects))) as Record<string, unknown>[];
     assert.deepStrictEqual(Object.keys(back[0]), Object.keys(objects[0]));
     assert.ok(Object.is(back[5].neg, -0));
+  });
+
+  test("ASCII strings travel as bytes, and a chunk with any other character as text", () => {
+    const ascii = Array.from({ length: 300 }, (_, i) => ["", "\u0000", "\x7f", `item-${i}`][i % 4]);
+    const packed = packChunk(ascii) as PackedStrings;
+    assert.ok(packed.text instanceof Uint8Array);
+    assert.deepStrictEqual(unpackChunk(structuredClone(packed)), ascii);
+    for (const odd of ["\x80", "\xff", "\u0100", "\ud800", "🙂"]) {
+      const items = [...ascii, `last${odd}`];
+      const text = packChunk(items) as PackedStrings;
+      assert.equal(typeof text.text, "string", JSON.stringify(odd));
+      assert.deepStrictEqual(unpackChunk(structuredClone(text)), items);
+    }
+    // A column of objects takes the same path.
+    const objects = ascii.map((tag, i) => ({ i, tag }));
+    const columns = (packChunk(objects) as PackedObjects).columns;
+    assert.ok(columns[0] instanceof Float64Array);
+    assert.ok((columns[1] as PackedStrings).text instanceof Uint8Array);
+    assert.deepStrictEqual(unpackChunk(structuredClone(packChunk(objects))), objects);
+  });
+
+  test("a column that starts as numbers and turns to other values part way keeps every value", () => {
+    const objects = Array.from({ length: 200 }, (_, i) => ({
+      a: i < 150 ? EDGES[i % EDGES.length] : i === 150 ? "s" : i === 151 ? null : i,
+      b: i,
+    }));
+    const packed = packChunk(objects) as PackedObjects;
+    assert.ok(Array.isArray(packed.columns[0]));
+    assert.ok(packed.columns[1] instanceof Float64Array);
+    const back = unpackChunk(structuredClone(packed)) as Array<{ a: unknown }>;
+    assert.deepStrictEqual(back, objects);
+    assert.ok(Object.is(back[0].a, -0));
+  });
+
+  test("an enumerable key inherited from Object.prototype keeps objects from being packed", () => {
+    const objects = Array.from({ length: 100 }, (_, i) => ({ a: i }));
+    assert.notStrictEqual(packChunk(objects), objects);
+    Object.defineProperty(Object.prototype, "inheritedForTest", {
+      value: 1,
+      enumerable: true,
+      configurable: true,
+    });
+    try {
+      assert.strictEqual(packChunk(objects), objects);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).inheritedForTest;
+    }
+  });
+
+  test("copyNumbers copies every number as it was, -0 and NaN among them", () => {
+    const from = Float64Array.from(EDGES);
+    const to = new Array(from.length + 2).fill("x");
+    copyNumbers(from, to, 1);
+    assert.deepStrictEqual(to, ["x", ...EDGES, "x"]);
+    assert.ok(Object.is(to[1], -0));
+  });
+
+  test("SpareNumbers keeps whole buffers of a length, up to 16 MiB, and none once closed", () => {
+    const spares = new SpareNumbers();
+    assert.equal(spares.take(100), undefined);
+    const chunk = new Float64Array(100);
+    spares.give(chunk);
+    assert.equal(spares.take(99), undefined);
+    assert.equal(spares.take(100), chunk);
+    assert.equal(spares.take(100), undefined, "a spare is taken once");
+    // A view of part of a buffer, a shared buffer and a short chunk are not kept.
+    spares.give(new Float64Array(new ArrayBuffer(8 * 200), 8, 100));
+    spares.give(new Float64Array(new SharedArrayBuffer(8 * 100)));
+    spares.give(new Float64Array(10));
+    assert.equal(spares.take(100), undefined);
+    assert.equal(spares.take(10), undefined);
+    // Up to 16 MiB: eight of 2 MiB, not a ninth.
+    const big = 2 ** 18;
+    for (let i = 0; i < 9; i++) spares.give(new Float64Array(big));
+    let kept = 0;
+    while (spares.take(big) !== undefined) kept++;
+    assert.equal(kept, 8);
+    spares.give(new Float64Array(big));
+    spares.close();
+    assert.equal(spares.take(big), undefined);
+    spares.give(new Float64Array(big));
+    assert.equal(spares.take(big), undefined, "a closed store keeps nothing");
   });
 
   test("packChunk leaves as they are chunks it cannot pack faithfully", () => {
@@ -102,6 +212,29 @@ for (const [entry, lib] of entries) {
       const out: string[] = [];
       for await (const s of pool.imap((s: string) => s.toUpperCase(), strings, 250)) out.push(s);
       assert.deepStrictEqual(out, strings.map((s) => s.toUpperCase()));
+    });
+
+    test("map gives every number as it was, map after map and two at once on one pool", async () => {
+      await using pool = new lib.Pool(2);
+      const xs = Array.from(
+        { length: 1000 },
+        (_, i) => i % 2 === 0 ? EDGES[i % EDGES.length] : EDGES[i % EDGES.length] + 1,
+      );
+      const same = (x: number) => x;
+      const twice = (x: number) => x * 2;
+      for (let round = 0; round < 3; round++) {
+        const got = await pool.map(same, xs, 100);
+        assert.deepStrictEqual(got, xs);
+        assert.ok(Object.is(got[0], -0));
+        const [a, b] = await Promise.all([pool.map(twice, xs, 100), pool.map(same, xs, 125)]);
+        assert.deepStrictEqual(a, xs.map(twice));
+        assert.deepStrictEqual(b, xs);
+      }
+      // Numbers up to the last item of a chunk, whose pack (into a spare) is then dropped.
+      const mixed: unknown[] = [...xs];
+      mixed[999] = "s";
+      assert.deepStrictEqual(await pool.map((x: unknown) => x, mixed, 100), mixed);
+      assert.deepStrictEqual(await pool.map(twice, xs, 100), xs.map(twice));
     });
 
     test("map gives every result as it was when a chunk's results change kind part way", async () => {
