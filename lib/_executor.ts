@@ -110,8 +110,8 @@ export interface Executor {
   spawn(hooks: SlotHooks, init: SlotInit): Slot;
   /**
    * The payload of a map's chunk, items `from` to `to` of `list`, when the back end has a
-   * form that travels faster than a slice of the list (see `packNumbers`), packed into one of
-   * `spares` when it has one of that length.
+   * form that travels faster than a slice of the list (see `packChunkOf`), numbers packed into
+   * one of `spares` when it has one of that length.
    */
   chunk?(list: unknown[], from: number, to: number, spares: SpareNumbers): unknown;
 }

@@ -2,10 +2,11 @@
 import type { Executor, Job, Slot, SlotHooks, SlotInit } from "./_executor.ts";
 import {
   type Chunk,
+  chunkMoved,
   Op,
   packChunk,
+  packChunkOf,
   packedBuffers,
-  packNumbersOf,
   RESULT_STRIDE,
   type RunMessage,
   TASK_STRIDE,
@@ -119,15 +120,15 @@ class WorkerSlot implements Slot {
       const job = jobs[i];
       const source = job.source;
       if (source !== undefined) {
-        if ((job.payload as Float64Array).length !== source.to - source.from) {
+        if (chunkMoved(job.payload as Exclude<Chunk, unknown[]>)) {
           const { list, from, to } = source;
-          const again = packNumbersOf(list, from, to);
+          const again = packChunkOf(list, from, to);
           job.payload = again ?? list.slice(from, to);
-          if (again === undefined) job.source = undefined; // no longer numbers: as it is
+          if (again === undefined) job.source = undefined; // no longer packable: as it is
         }
         if (job.source !== undefined) {
-          const packed = job.payload as Float64Array;
-          (transfer ??= []).push(packed.buffer as ArrayBuffer);
+          const packed = job.payload as Exclude<Chunk, unknown[]>;
+          packedBuffers(packed, transfer ??= []);
           payloads[i] = packed;
           continue;
         }
@@ -272,6 +273,6 @@ export const workerExecutor: Executor = {
   checkInitargs,
   // Definitions are already shared by functions of one source text.
   costKey: (prepared) => prepared,
-  chunk: packNumbersOf,
+  chunk: packChunkOf,
   spawn: (hooks, init) => new WorkerSlot(hooks, init),
 };

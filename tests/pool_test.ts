@@ -794,9 +794,9 @@ describe("Pool (mod.ts): workers", () => {
 });
 
 describe("Pool (mod.ts): chunks behind a task whose worker dies", () => {
-  test("map chunks of numbers sent to a worker that dies before running them run elsewhere with every item", async () => {
-    // Packed chunks of numbers move to their worker; the pool must read them again. A task
-    // the pool has timed as short goes in one batch with those behind it.
+  test("map chunks of numbers, strings and objects sent to a worker that dies before running them run elsewhere with every item", async () => {
+    // Packed chunks move to their worker; the pool must read them again. A task the pool has
+    // timed as short goes in one batch with those behind it.
     await using pool = new mp.Pool(1);
     const fn = ref<typeof Tasks.exitBelowZero>("exitBelowZero");
     await pool.map(fn, [1, 2, 3], 1);
@@ -804,14 +804,23 @@ describe("Pool (mod.ts): chunks behind a task whose worker dies", () => {
       { length: 1000 },
       (_, i) => i % 7 === 0 ? -0 : i % 11 === 0 ? NaN : i / 3,
     );
+    const strings = xs.map((x, i) => i % 5 === 0 ? `é${x}` : `item-${x}`);
+    const ascii = xs.map((x) => `item-${x}`);
+    const objects = xs.map((x, i) => ({ x, tag: `t${i}` }));
     const dying = pool.applyAsync(fn, [-5]);
     const mapped = pool.mapAsync(fn, xs, { chunksize: 100 });
+    const others = [strings, ascii, objects].map((items) =>
+      pool.mapAsync(fn as unknown as (x: unknown) => unknown, items, { chunksize: 100 })
+    );
     const error = await dying.get().catch((e) => e);
     assert.ok(error instanceof mp.WorkerExitError, String(error));
     assert.equal(error.exitCode, 5);
     const got = await mapped.get();
     assert.equal(got.length, xs.length);
     for (let i = 0; i < xs.length; i++) assert.ok(Object.is(got[i], xs[i]), `item ${i}`);
+    assert.deepStrictEqual(await others[0].get(), strings);
+    assert.deepStrictEqual(await others[1].get(), ascii);
+    assert.deepStrictEqual(await others[2].get(), objects);
   });
 });
 
