@@ -266,6 +266,10 @@ const MAX_KEYS = 32;
 // and decoding 3-17 ms; on Deno 7-10 ms against 11-22, on Bun 2-8 against 6-31.
 const decoder = new TextDecoder();
 
+// Strings longer than this in all go as they are: their text as one string could pass the
+// runtime's longest string (2^29 - 24 characters on V8) while each string alone is fine.
+const MAX_TEXT = 2 ** 26;
+
 /** Items `from` to `to` of `items` packed, when every one is a string. */
 function packStrings(items: unknown[], from: number, to: number): PackedStrings | undefined {
   const lengths = new Uint32Array(to - from);
@@ -275,6 +279,7 @@ function packStrings(items: unknown[], from: number, to: number): PackedStrings 
     if (typeof v !== "string") return undefined;
     total += lengths[i - from] = v.length;
   }
+  if (total > MAX_TEXT) return undefined;
   const bytes = new Uint8Array(total);
   for (let i = from, at = 0; i < to; i++) {
     const v = items[i] as string;

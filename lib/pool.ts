@@ -1396,12 +1396,28 @@ export abstract class BasePool implements AsyncDisposable {
     job.sink.settle(job.index, ok, value);
   }
 
-  /** A chunk of results that arrived packed: into its map's list, without a copy between. */
+  /**
+   * A chunk of results that arrived packed: into its map's list, without a copy between. A
+   * chunk that cannot be unpacked fails its own task.
+   */
   #finishPacked(job: Job, chunk: PackedStrings | PackedObjects): void {
     const sink = job.sink;
-    if (sink.settlePacked === undefined) return this.#finishJob(job, true, unpackChunk(chunk));
-    this.#outstanding--;
-    sink.settlePacked(job.index, chunk);
+    if (sink.settlePacked !== undefined) {
+      this.#outstanding--;
+      try {
+        sink.settlePacked(job.index, chunk);
+      } catch (error) {
+        sink.settle(job.index, false, error);
+      }
+      return;
+    }
+    let value: unknown;
+    try {
+      value = unpackChunk(chunk);
+    } catch (error) {
+      return this.#finishJob(job, false, error);
+    }
+    this.#finishJob(job, true, value);
   }
 
   #onResults(slot: Slot, results: unknown[], busy: number): void {

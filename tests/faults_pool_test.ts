@@ -42,6 +42,26 @@ describe("faults: out of memory", () => {
 });
 
 for (const [label, m] of entries) {
+  describe(`faults: a chunk of results longer than one string can be (${label})`, () => {
+    test(
+      "Pool.map() returns every string when a chunk's strings hold more text than a runtime's longest string",
+      slow,
+      async () => {
+        // 64 strings of 8.4 million characters: 537.6 million in all, past V8's longest string
+        // (2^29 - 24), while each string alone is fine. A chunk's text packed as one string
+        // could not be read back: such a chunk goes as it is, and every string arrives.
+        await using pool = new m.Pool(1);
+        const make = (i: number) => String.fromCharCode(97 + (i % 26)).repeat(8_400_000);
+        const out = await pool.map(make, [...Array(64).keys()], 64);
+        assert.equal(out.length, 64);
+        for (let i = 0; i < 64; i++) {
+          assert.equal(out[i].length, 8_400_000, `item ${i}`);
+          assert.equal(out[i][0], String.fromCharCode(97 + (i % 26)), `item ${i}`);
+        }
+      },
+    );
+  });
+
   describe(`faults: values that cannot be cloned (${label})`, () => {
     test("Pool.map() over uncloneable values rejects, and the pool goes on", slow, async () => {
       await using pool = new m.Pool(2);

@@ -109,6 +109,17 @@ describe("packed chunks (lib/_protocol.ts)", () => {
     assert.deepStrictEqual(unpackChunk(structuredClone(packChunk(objects))), objects);
   });
 
+  test("strings with more text than 2^26 characters in all go as they are", () => {
+    const long = Array.from(
+      { length: 64 },
+      (_, i) => String.fromCharCode(97 + i % 26).repeat(2 ** 20 + 1),
+    );
+    // assert.ok, not strictEqual: a failure must not print 64 MB of text.
+    assert.ok(packChunk(long) === long, "more than 2^26 characters in all: not packed");
+    const short = long.map((s) => s.slice(0, 2 ** 20));
+    assert.ok(packChunk(short) !== short, "2^26 characters in all: packed");
+  });
+
   test("a column that starts as numbers and turns to other values part way keeps every value", () => {
     const objects = Array.from({ length: 200 }, (_, i) => ({
       a: i < 150 ? EDGES[i % EDGES.length] : i === 150 ? "s" : i === 151 ? null : i,
