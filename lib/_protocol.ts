@@ -139,6 +139,7 @@ export function packNumbersOf(
 ): Float64Array | undefined {
   if (to - from < PACK_FROM || typeof list[from] !== "number") return undefined;
   const out = spares?.take(to - from) ?? new Float64Array(to - from);
+  // One pass, by hand: `new Float64Array(array)` goes through the iterator, 30 times slower.
   for (let i = from; i < to; i++) {
     const v = list[i];
     if (typeof v !== "number") {
@@ -220,16 +221,7 @@ export class SpareNumbers {
 
 /** A map chunk (or a chunk's results) as a Float64Array when every item is a number. */
 export function packNumbers(items: unknown[]): unknown[] | Float64Array {
-  const n = items.length;
-  if (n < PACK_FROM) return items;
-  // One pass, by hand: `new Float64Array(array)` goes through the iterator, 30 times slower.
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = items[i];
-    if (typeof v !== "number") return items;
-    out[i] = v;
-  }
-  return out;
+  return packNumbersOf(items, 0, items.length) ?? items;
 }
 
 // Chunks of strings and of plain objects of one shape travel packed too. Structured clone
@@ -410,15 +402,8 @@ export function chunkMoved(chunk: Exclude<Chunk, unknown[]>): boolean {
 }
 
 function unpackStrings(packed: PackedStrings): string[] {
-  const text = textOf(packed);
-  const lengths = packed.lengths;
-  const out = new Array<string>(lengths.length);
-  let at = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const end = at + lengths[i];
-    out[i] = text.slice(at, end);
-    at = end;
-  }
+  const out = new Array<string>(packed.lengths.length);
+  unpackInto(packed, out, 0);
   return out;
 }
 
