@@ -2,7 +2,7 @@
 // two back ends, workers (lib/_worker_executor.ts) and the calling thread (lib/dummy/pool.ts),
 // as CPython's ThreadPool re-uses Pool and overrides only how a worker is made.
 
-import type { Op, PackedObjects, PackedStrings, SpareNumbers } from "./_protocol.ts";
+import type { Op, Packed, SpareNumbers } from "./_protocol.ts";
 
 /** Receives the outcome of jobs: an AsyncResult, a map's chunk collector, an imap iterator. */
 export interface Sink {
@@ -12,7 +12,7 @@ export interface Sink {
    * A chunk of results that arrived packed (`ok` 2, see `packChunk`), unpacked straight into
    * the sink's own list; a sink without it is given `unpackChunk(chunk)`.
    */
-  settlePacked?(index: number, chunk: PackedStrings | PackedObjects): void;
+  settlePacked?(index: number, chunk: Packed): void;
 }
 
 /** One unit of work: a single call, or one chunk of a map. */

@@ -12,8 +12,7 @@ import type { Executor, Job, Sink, Slot, SlotHooks } from "./_executor.ts";
 import {
   copyNumbers,
   Op,
-  type PackedObjects,
-  type PackedStrings,
+  type Packed,
   SpareNumbers,
   unpackChunk,
   unpackInto,
@@ -312,7 +311,7 @@ class MapSink implements Sink {
     return this.#values ??= new Array(this.#length);
   }
 
-  settlePacked(index: number, chunk: PackedStrings | PackedObjects): void {
+  settlePacked(index: number, chunk: Packed): void {
     unpackInto(chunk, this.prepare(), index * this.#chunksize);
     this.#settled();
   }
@@ -1400,7 +1399,7 @@ export abstract class BasePool implements AsyncDisposable {
    * A chunk of results that arrived packed: into its map's list, without a copy between. A
    * chunk that cannot be unpacked fails its own task.
    */
-  #finishPacked(job: Job, chunk: PackedStrings | PackedObjects): void {
+  #finishPacked(job: Job, chunk: Packed): void {
     const sink = job.sink;
     if (sink.settlePacked !== undefined) {
       this.#outstanding--;
@@ -1435,7 +1434,7 @@ export abstract class BasePool implements AsyncDisposable {
         this.#costs.set(job.key, old === undefined ? perTask : 0.7 * old + 0.3 * perTask);
       }
       const ok = results[i + 1];
-      if (ok === 2) this.#finishPacked(job, results[i + 2] as PackedStrings | PackedObjects);
+      if (ok === 2) this.#finishPacked(job, results[i + 2] as Packed);
       else this.#finishJob(job, ok === 1, results[i + 2]);
     }
     if (state.inFlight.length === 0) state.backlog = 0; // no drift from float sums

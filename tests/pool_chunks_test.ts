@@ -8,6 +8,7 @@ import * as mp from "../mod.ts";
 import {
   copyNumbers,
   packChunk,
+  type PackedCodes,
   type PackedObjects,
   type PackedStrings,
   SpareNumbers,
@@ -91,7 +92,11 @@ describe("packed chunks (lib/_protocol.ts)", () => {
   });
 
   test("ASCII strings travel as bytes, and a chunk with any other character as text", () => {
-    const ascii = Array.from({ length: 300 }, (_, i) => ["", "\u0000", "\x7f", `item-${i}`][i % 4]);
+    // More than 256 distinct strings: fewer travel as codes (the next test).
+    const ascii = Array.from(
+      { length: 1200 },
+      (_, i) => ["", "\u0000", "\x7f", `item-${i}`][i % 4],
+    );
     const packed = packChunk(ascii) as PackedStrings;
     assert.ok(packed.text instanceof Uint8Array);
     assert.deepStrictEqual(unpackChunk(structuredClone(packed)), ascii);
@@ -109,15 +114,61 @@ describe("packed chunks (lib/_protocol.ts)", () => {
     assert.deepStrictEqual(unpackChunk(structuredClone(packChunk(objects))), objects);
   });
 
+  test("strings of at most 256 distinct values travel as codes, and every value comes back", () => {
+    const odd = oddStrings(10).map((s, i) => Array.from({ length: 26 }, (_, j) => `${s}${i}:${j}`))
+      .flat().slice(0, 256);
+    assert.equal(new Set(odd).size, 256);
+    const items = Array.from({ length: 1000 }, (_, i) => odd[(i * 7) % 256]);
+    const packed = packChunk(items) as PackedCodes;
+    assert.ok(packed.codes instanceof Uint8Array);
+    assert.equal(packed.dict.length, 256);
+    assert.deepStrictEqual(unpackChunk(structuredClone(packed)), items);
+    // One more distinct value: the text path.
+    const more = [...items, "the 257th"];
+    const text = packChunk(more) as PackedStrings;
+    assert.ok("text" in text);
+    assert.deepStrictEqual(unpackChunk(structuredClone(text)), more);
+    // A value that is not a string, first or last: the chunk goes as it is.
+    for (const other of [null, 1, undefined]) {
+      const list = [...items, other];
+      assert.strictEqual(packChunk(list), list);
+      const first = [other, ...items];
+      assert.strictEqual(packChunk(first), first);
+    }
+  });
+
+  test("a column of codes that turns to other values part way keeps every value", () => {
+    const odd = oddStrings(300);
+    const cases = [
+      // A 257th distinct string part way: the column goes on as values, then as text.
+      (i: number) => odd[i % 300],
+      // A value of another type part way.
+      (i: number) => i === 150 ? null : i === 151 ? 7 : i === 152 ? undefined : odd[i % 5],
+      // Codes to the end: two values.
+      (i: number) => i % 2 === 0 ? "even" : "odd",
+    ];
+    for (const tagOf of cases) {
+      const objects = Array.from({ length: 600 }, (_, i) => ({ id: i, tag: tagOf(i) }));
+      const packed = packChunk(objects) as PackedObjects;
+      assert.ok(packed.columns[0] instanceof Float64Array);
+      assert.deepStrictEqual(unpackChunk(structuredClone(packed)), objects);
+    }
+    const both = (packChunk(
+      Array.from({ length: 100 }, (_, i) => ({ a: i % 3 ? "x" : "y", b: "z" })),
+    ) as PackedObjects).columns as PackedCodes[];
+    assert.deepStrictEqual(both.map((c) => c.dict), [["y", "x"], ["z"]]);
+  });
+
   test("strings with more text than 2^26 characters in all go as they are", () => {
+    // More than 256 distinct strings: fewer travel as codes, with no joined text.
     const long = Array.from(
-      { length: 64 },
-      (_, i) => String.fromCharCode(97 + i % 26).repeat(2 ** 20 + 1),
+      { length: 260 },
+      (_, i) => String.fromCharCode(97 + i % 26).repeat(2 ** 18 - 3) + String(i).padStart(3, "0"),
     );
     // assert.ok, not strictEqual: a failure must not print 64 MB of text.
     assert.ok(packChunk(long) === long, "more than 2^26 characters in all: not packed");
-    const short = long.map((s) => s.slice(0, 2 ** 20));
-    assert.ok(packChunk(short) !== short, "2^26 characters in all: packed");
+    const short = long.map((s) => s.slice(4096));
+    assert.ok(packChunk(short) !== short, "fewer than 2^26 characters in all: packed");
   });
 
   test("a column that starts as numbers and turns to other values part way keeps every value", () => {
@@ -223,6 +274,21 @@ for (const [entry, lib] of entries) {
       const out: string[] = [];
       for await (const s of pool.imap((s: string) => s.toUpperCase(), strings, 250)) out.push(s);
       assert.deepStrictEqual(out, strings.map((s) => s.toUpperCase()));
+    });
+
+    test("map of strings and objects of few distinct values gives every value as it was", async () => {
+      await using pool = new lib.Pool(2);
+      const kinds = oddStrings(10);
+      const labels = Array.from({ length: 1000 }, (_, i) => kinds[i % 10]);
+      assert.deepStrictEqual(await pool.map((s: string) => s, labels, 100), labels);
+      // Results of few values from items of many, and the reverse.
+      const parity = (i: number) => (i % 2 === 0 ? "even" : "odd");
+      const xs = [...Array(1000).keys()];
+      assert.deepStrictEqual(await pool.map(parity, xs, 100), xs.map(parity));
+      const rows = xs.map((i) => ({ id: i, tag: kinds[i % 10], group: i < 500 ? "a" : `g${i}` }));
+      const bump = (o: { id: number; tag: string; group: string }) => ({ ...o, id: o.id + 1 });
+      assert.deepStrictEqual(await pool.map(bump, rows, 1000), rows.map(bump));
+      assert.deepStrictEqual(await pool.map(bump, rows, 100), rows.map(bump));
     });
 
     test("map gives every number as it was, map after map and two at once on one pool", async () => {
