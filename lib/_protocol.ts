@@ -283,6 +283,27 @@ const MAX_TEXT = 2 ** 26;
 // Bun 110 -> 68 (one machine, each side run alternately).
 const MAX_CODES = 256;
 
+/** Gives each distinct string a code, in the order they come, up to {@linkcode MAX_CODES}. */
+class Coder {
+  readonly dict: string[] = [];
+  #index = new Map<string, number>();
+  #last = -1;
+
+  /** The code of `v`, or -1 when it would be one distinct string too many. */
+  code(v: string): number {
+    const dict = this.dict;
+    // A run of the same string costs one comparison each.
+    if (this.#last >= 0 && dict[this.#last] === v) return this.#last;
+    let code = this.#index.get(v);
+    if (code === undefined) {
+      if (dict.length === MAX_CODES) return -1;
+      this.#index.set(v, code = dict.length);
+      dict.push(v);
+    }
+    return this.#last = code;
+  }
+}
+
 /**
  * Items `from` to `to` of `items` as codes, when every one is a string and there are at most
  * {@linkcode MAX_CODES} distinct ones; null when there are more, undefined when an item is
@@ -294,25 +315,15 @@ function packCodes(
   to: number,
 ): PackedCodes | null | undefined {
   const codes = new Uint8Array(to - from);
-  const dict: string[] = [];
-  const index = new Map<string, number>();
-  let last = -1;
+  const coder = new Coder();
   for (let i = from; i < to; i++) {
     const v = items[i];
     if (typeof v !== "string") return undefined;
-    if (last < 0 || dict[last] !== v) {
-      const code = index.get(v);
-      if (code === undefined) {
-        if (dict.length === MAX_CODES) return null;
-        index.set(v, last = dict.length);
-        dict.push(v);
-      } else {
-        last = code;
-      }
-    }
-    codes[i - from] = last;
+    const code = coder.code(v);
+    if (code < 0) return null;
+    codes[i - from] = code;
   }
-  return { dict, codes };
+  return { dict: coder.dict, codes };
 }
 
 /** Items `from` to `to` of `items` packed, when every one is a string. */
@@ -378,9 +389,7 @@ function packObjects(items: unknown[], from: number, to: number): PackedObjects 
   // as codes; it goes on as plain values from the first value that does not fit.
   const numbers = keys.map((key) => typeof head[key] === "number" ? new Float64Array(n) : null);
   const codes = keys.map((key) => typeof head[key] === "string" ? new Uint8Array(n) : null);
-  const dicts = keys.map((): string[] => []);
-  const indexes = keys.map(() => new Map<string, number>());
-  const lasts = keys.map(() => 0);
+  const coders = keys.map(() => new Coder());
   const columns = keys.map((_, k) =>
     numbers[k] === null && codes[k] === null ? new Array<unknown>(n) : []
   );
@@ -412,28 +421,14 @@ function packObjects(items: unknown[], from: number, to: number): PackedObjects 
       }
       const coded = codes[k];
       if (coded !== null) {
-        if (typeof v === "string") {
-          const dict = dicts[k];
-          let code = lasts[k];
-          if (dict[code] !== v) {
-            const known = indexes[k].get(v);
-            if (known !== undefined) {
-              code = known;
-            } else if (dict.length < MAX_CODES) {
-              indexes[k].set(v, code = dict.length);
-              dict.push(v);
-            } else {
-              code = -1;
-            }
-          }
-          if (code >= 0) {
-            coded[i] = lasts[k] = code;
-            continue;
-          }
+        const code = typeof v === "string" ? coders[k].code(v) : -1;
+        if (code >= 0) {
+          coded[i] = code;
+          continue;
         }
         // Not strings of few values after all: the column goes on as values.
         const values = new Array<unknown>(n);
-        const dict = dicts[k];
+        const dict = coders[k].dict;
         for (let j = 0; j < i; j++) values[j] = dict[coded[j]];
         columns[k] = values;
         codes[k] = null;
@@ -450,7 +445,7 @@ function packObjects(items: unknown[], from: number, to: number): PackedObjects 
     keys,
     columns: columns.map((values, k) => {
       const coded = codes[k];
-      if (coded !== null) return { dict: dicts[k], codes: coded };
+      if (coded !== null) return { dict: coders[k].dict, codes: coded };
       return numbers[k] ?? packColumn(values);
     }),
   };
@@ -494,9 +489,7 @@ export function packChunkOf(
  * its list then). A chunk of objects with no column in a buffer never moves.
  */
 export function chunkMoved(chunk: Exclude<Chunk, unknown[]>): boolean {
-  if (chunk instanceof Float64Array) return chunk.byteLength === 0;
-  if (!("columns" in chunk)) return columnMoved(chunk);
-  return chunk.columns.some(columnMoved);
+  return "columns" in chunk ? chunk.columns.some(columnMoved) : columnMoved(chunk);
 }
 
 function columnMoved(column: Column): boolean {
@@ -561,11 +554,8 @@ function columnBuffers(column: Column, into: ArrayBuffer[]): void {
  */
 export function packedBuffers(chunk: Chunk, into: ArrayBuffer[]): boolean {
   if (Array.isArray(chunk)) return false;
-  if (chunk instanceof Float64Array || !("columns" in chunk)) {
-    columnBuffers(chunk, into);
-  } else {
-    for (const column of chunk.columns) columnBuffers(column, into);
-  }
+  if ("columns" in chunk) { for (const column of chunk.columns) columnBuffers(column, into); }
+  else columnBuffers(chunk, into);
   return true;
 }
 
@@ -606,19 +596,19 @@ export function unpackInto(chunk: Packed, out: unknown[], at: number): void {
     return;
   }
   const keys = chunk.keys;
-  const coded = new Array<boolean>(keys.length);
+  const coded = keys.map(() => false);
   const columns = new Array<ArrayLike<unknown>>(keys.length);
   const dicts = new Array<string[]>(keys.length);
   for (let k = 0; k < keys.length; k++) {
     const column = chunk.columns[k];
-    coded[k] = !Array.isArray(column) && !(column instanceof Float64Array) && "codes" in column;
-    if (coded[k]) {
-      columns[k] = (column as PackedCodes).codes;
-      dicts[k] = (column as PackedCodes).dict;
-    } else if (Array.isArray(column) || column instanceof Float64Array) {
+    if (Array.isArray(column) || column instanceof Float64Array) {
       columns[k] = column;
+    } else if ("codes" in column) {
+      coded[k] = true;
+      columns[k] = column.codes;
+      dicts[k] = column.dict;
     } else {
-      columns[k] = unpackStrings(column as PackedStrings);
+      columns[k] = unpackStrings(column);
     }
   }
   const make = makerOf(keys, coded);
