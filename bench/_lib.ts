@@ -1,6 +1,6 @@
 // The library as the bench measures it: as its users get it. On Node and Bun that is the
-// compiled JavaScript (npm's package and JSR's npm layer are .js), built into dist/ when it is
-// missing or older than the sources; on Deno, the .ts sources (JSR serves them to Deno, which
+// npm package's JavaScript (bundled by scripts/build.mjs), built into dist/ when it is missing
+// or older than the sources; on Deno, the .ts sources (JSR serves them to Deno, which
 // caches their transpiled form). Measuring the sources on Node would add type stripping of the
 // whole module graph to every Worker's start, a cost no installed user pays. `--source` (or
 // MP_BENCH_SOURCE=1) measures the sources everywhere. Workers see the same environment, so a
@@ -48,16 +48,13 @@ if (compiled && isMainThread) {
     statSync(new URL("dummy.ts", root)).mtimeMs,
   );
   if (builtAt() < sources) {
-    console.error(
-      "bench: building dist/ (tsc -p tsconfig.build.json) to measure the compiled form…",
-    );
-    const tsc = fileURLToPath(new URL("node_modules/.bin/tsc", root));
-    const built = spawnSync(tsc, ["-p", fileURLToPath(new URL("tsconfig.build.json", root))], {
+    console.error("bench: building dist/ (npm run build) to measure the compiled form…");
+    const built = spawnSync(process.execPath, [fileURLToPath(new URL("scripts/build.mjs", root))], {
       stdio: "inherit",
     });
     if (built.status !== 0) {
       throw new Error(
-        `Cannot build dist/ for the bench (tsc exited with ${built.status}): fix the build, or pass --source to measure the .ts sources`,
+        `Cannot build dist/ for the bench (scripts/build.mjs exited with ${built.status}): fix the build, or pass --source to measure the .ts sources`,
       );
     }
   }

@@ -41,6 +41,16 @@ const FEATURES: Array<[string, string, unknown]> = [
     "startup-safety",
     "refused",
   ],
+  [
+    "a class registered by the user's task module travels both ways",
+    "registered-class",
+    { norms: [5], back: [true, 1, 2] },
+  ],
+  [
+    "an error the library throws in a worker is an instance of the class the user imports",
+    "library-errors",
+    { inWorker: "Empty: Empty", here: true },
+  ],
   ["the dummy entry point's Pool", "dummy-pool", [3, 6, 9]],
   ["Process", "process", { exitcode: 0, name: "adder" }],
   ["Queue between a Process and the program", "queue", [0, 10, 20, 30, 40]],

@@ -57,10 +57,17 @@ export function once<T>(step: () => Promise<T>): () => Promise<T> {
 const workspace = mkdtempSync(join(tmpdir(), "mp-installed-"));
 process.on("exit", () => rmSync(workspace, { recursive: true, force: true }));
 
-/** `npm run build` (tsc into dist/), as `npm pack` and `npm publish` run it. */
+/** `npm run build` (scripts/build.mjs into dist/), as `npm pack` and `npm publish` run it. */
 export const built = once(async () => {
   await mustRun("npm", ["run", "build"], ROOT);
   return join(ROOT, "dist");
+});
+
+/** Each source file compiled to its own `.js` beside its `.d.ts`, as JSR's npm layer has it. */
+export const builtPerFile = once(async () => {
+  const out = join(workspace, "per-file");
+  await mustRun("node", [join(ROOT, "scripts", "build.mjs"), "--per-file", out], ROOT);
+  return out;
 });
 
 /** The tarball `npm pack` makes from the build. */
@@ -95,17 +102,24 @@ function userProject(
       manifest === "deno.json" ? {} : { name: `user-${name}`, private: true, type: "module" },
     ),
   );
-  for (const file of ["program.mjs", "unguarded.mjs", "typed.mts"]) {
-    const text = readFileSync(join(CONSUMER, file), "utf8");
+  // tasks.js: tasks.mjs as plain .js, which package.json's "type": "module" makes an ES module.
+  const files: Array<[string, string]> = [
+    ["program.mjs", "program.mjs"],
+    ["unguarded.mjs", "unguarded.mjs"],
+    ["typed.mts", "typed.mts"],
+    ["tasks.mjs", "tasks.mjs"],
+    ["tasks.ts", "tasks.ts"],
+    ["tasks.mjs", "tasks.js"],
+  ];
+  for (const [source, target] of files) {
+    const text = readFileSync(join(CONSUMER, source), "utf8");
     writeFileSync(
-      join(dir, file),
+      join(dir, target),
       text.replace('"LIBRARY"', JSON.stringify(library))
+        .replaceAll('"../../mod.ts"', JSON.stringify(library))
         .replace('"LIBRARY_DUMMY"', JSON.stringify(dummy)),
     );
   }
-  for (const file of ["tasks.mjs", "tasks.ts"]) cpSync(join(CONSUMER, file), join(dir, file));
-  // The same module as plain .js, which package.json's "type": "module" makes an ES module.
-  cpSync(join(CONSUMER, "tasks.mjs"), join(dir, "tasks.js"));
   return dir;
 }
 
@@ -149,7 +163,7 @@ function filesUnder(dir: string): string[] {
  * source path, declarations under `_dist/`, the npm dependencies installed beside it.
  */
 export const jsrProject = once(async () => {
-  const dist = await built();
+  const dist = await builtPerFile();
   const dir = userProject(
     "jsr",
     "@jsr/mp__multiprocessing",

@@ -35,6 +35,16 @@ function report(feature, value) {
       ? "refused"
       : refusal,
   );
+  // The task module imports the library as this program does: the workers' copy of it and
+  // the library's own entry module must share one class registry and one set of error classes.
+  const tasks = await import(tasksUrl);
+  const norms = await pool.map(mp.fromModule(tasksUrl, "norm"), [new tasks.Point(3, 4)]);
+  const back = await pool.apply(mp.fromModule(tasksUrl, "point"), [1]);
+  report("registered-class", { norms, back: [back instanceof tasks.Point, back.x, back.y] });
+  const empty = new mp.Queue();
+  const inWorker = await pool.apply(mp.fromModule(tasksUrl, "emptyGet"), [empty]);
+  const here = await empty.get({ timeout: 10 }).catch((error) => error instanceof mp.Empty);
+  report("library-errors", { inWorker, here });
   await pool.terminate();
 
   const threads = new dummy.Pool(2);
