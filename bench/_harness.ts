@@ -87,6 +87,18 @@ export async function time(
   };
 }
 
+/** A row from samples timed by hand (in milliseconds), where mitata cannot time the step. */
+export function rowOf(name: string, times: number[]): Row {
+  return {
+    name,
+    avg: times.reduce((a, b) => a + b, 0) / times.length,
+    min: Math.min(...times),
+    max: Math.max(...times),
+    samples: times.length,
+    items: 0,
+  };
+}
+
 /** Items a second of a row, from its best sample. */
 export function rate(row: Row): number {
   return row.items / (row.min / 1000);

@@ -13,7 +13,7 @@
  * @module
  */
 import { Pool, protocol } from "./_lib.ts";
-import { type Budget, rate, type Result, type Row, time } from "./_harness.ts";
+import { type Budget, rate, type Result, type Row, rowOf, time } from "./_harness.ts";
 import { bareWorkerStart } from "./js_pools.ts";
 
 /**
@@ -35,15 +35,10 @@ async function poolStart(inc: (x: number) => number, budget: Budget): Promise<[R
     starts.push(performance.now() - t0);
     await pool.terminate();
   }
-  const row = (name: string, times: number[]): Row => ({
-    name,
-    avg: times.reduce((a, b) => a + b, 0) / times.length,
-    min: Math.min(...times),
-    max: Math.max(...times),
-    samples: times.length,
-    items: 0,
-  });
-  return [row("Pool(2): start to first result", starts), row("two bare Workers started", bares)];
+  return [
+    rowOf("Pool(2): start to first result", starts),
+    rowOf("two bare Workers started", bares),
+  ];
 }
 
 /** Runs the experiment. */

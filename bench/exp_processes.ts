@@ -8,7 +8,7 @@
  * @module
  */
 import { Pool, Process } from "./_lib.ts";
-import { type Budget, type Result, type Row, time } from "./_harness.ts";
+import { type Budget, type Result, type Row, rowOf, time } from "./_harness.ts";
 import { bareWorkersRun } from "./js_pools.ts";
 
 /** A short task: a small sum. Self-contained, for the workers. */
@@ -40,14 +40,7 @@ async function spareStart(budget: Budget): Promise<Row> {
     await p.join();
     times.push(at[0] - begin);
   }
-  return {
-    name: "1 Process, spare ready: start() to target",
-    avg: times.reduce((a, b) => a + b, 0) / times.length,
-    min: Math.min(...times),
-    max: Math.max(...times),
-    samples: times.length,
-    items: 0,
-  };
+  return rowOf("1 Process, spare ready: start() to target", times);
 }
 
 /** Runs the experiment. */
