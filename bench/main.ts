@@ -37,10 +37,13 @@
  * so that it never replaces the published figures.
  *
  * ```sh
- * deno run -A bench/main.ts [--quick | --full] [--only=…] [--runtimes]
+ * deno run -A --v8-flags=--expose-gc bench/main.ts [--quick | --full] [--only=…] [--runtimes]
  * bun bench/main.ts [--quick | --full] [--only=…]
- * node bench/main.ts [--quick | --full] [--only=…]
+ * node --expose-gc bench/main.ts [--quick | --full] [--only=…]
  * ```
+ *
+ * `--expose-gc` lets the harness collect garbage before each sample, as mitata does (see
+ * `_harness.ts`); `npm run bench` and `deno task bench` pass it.
  *
  * @module
  */
@@ -50,7 +53,7 @@ import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type Figures, python, runtimeName } from "./_common.ts";
-import { budgetOf, columns, perSecond, report, type Result } from "./_harness.ts";
+import { budgetOf, columns, perSecond, report, type Result, runtimeArgs } from "./_harness.ts";
 import { count, SIZES, type Sizes, type Tier } from "./_sizes.ts";
 import { chunksize } from "./exp_chunksize.ts";
 import { cpu } from "./exp_cpu.ts";
@@ -756,7 +759,7 @@ function runEverywhere(): void {
   const passOn = args.filter((a) => a !== "--runtimes");
   const runs: Run[] = [];
   for (const rt of ["deno", "bun", "node"]) {
-    const argv = rt === "deno" ? ["run", "-A", here, ...passOn] : [here, ...passOn];
+    const argv = [...runtimeArgs(rt), here, ...passOn];
     console.log(`\n======== ${rt} ========`);
     const child = spawnSync(bin(rt), argv, { stdio: "inherit" });
     if (child.status !== 0) {

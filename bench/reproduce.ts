@@ -5,9 +5,9 @@
  * rounds with the full run's. A ratio reproduces when the two ranges of rounds overlap.
  *
  * ```sh
- * deno run -A bench/reproduce.ts [--rounds=3]
+ * deno run -A --v8-flags=--expose-gc bench/reproduce.ts [--rounds=3]
  * bun bench/reproduce.ts
- * node bench/reproduce.ts
+ * node --expose-gc bench/reproduce.ts
  * ```
  *
  * @module
@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { runtimeName } from "./_common.ts";
-import { columns } from "./_harness.ts";
+import { columns, runtimeArgs } from "./_harness.ts";
 import type { Ratio, Run } from "./main.ts";
 
 /** Which experiment gives each "vs" ratio (by the start of its name). */
@@ -54,7 +54,7 @@ for (const ratio of full.ratios) {
 }
 const main = fileURLToPath(new URL("./main.ts", import.meta.url));
 const argv = (only: string) => [
-  ...(rt === "deno" ? ["run", "-A"] : []),
+  ...runtimeArgs(rt),
   main,
   "--full",
   `--only=${only}`,
