@@ -1,7 +1,5 @@
 // What every experiment of bench/ uses: mitata's measurement, one table per experiment with
 // a summary in mitata's words ("1.95x faster than …"), and the record each experiment returns.
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { measure } from "mitata";
 import { SIZES, type Sizes, type Tier } from "./_sizes.ts";
 
@@ -51,31 +49,15 @@ export function budgetOf(tier: Tier): Budget {
 // exposed its fallback allocates 1 GiB instead, which made the next samples up to twice as
 // slow and noisy in trials: use a real collector, or none. Bun has one (Bun.gc); Node and
 // Deno expose theirs to a program started with --expose-gc, which the bench's commands pass
-// (see runtimeArgs). Started without it, Node has the flag switched on here and the function
-// taken from a new context, where V8 installs it; Deno goes without, since the same switch at
-// run time made its later samples up to twice as slow in trials.
-//
-// Node and Deno ran without a collector until 2026-11-29, and so without that cost moved out
-// of the samples: Node's map of 10^6 short strings read 3.2-4.1M/s in one --only=overhead run
-// and 5.4-8.0M/s with it, the rows before it in the run paying for each other's garbage.
-const host = globalThis as {
-  gc?: () => void;
-  Bun?: { gc(force: boolean): void };
-  Deno?: unknown;
-};
-const gc = host.Bun !== undefined ? () => host.Bun!.gc(true) : exposedGc() ?? false;
-
-function exposedGc(): (() => void) | undefined {
-  if (typeof host.gc === "function") return host.gc;
-  if (host.Deno !== undefined) return undefined;
-  try {
-    setFlagsFromString("--expose-gc");
-    const found: unknown = runInNewContext("gc");
-    return typeof found === "function" ? found as () => void : undefined;
-  } catch {
-    return undefined;
-  }
-}
+// (runtimeArgs below). Switching the flag on at run time instead made Deno's later samples up
+// to twice as slow in trials. Without a collector, Node's map of 10^6 short strings read
+// 3.2-4.1M/s in one --only=overhead run, and 5.4-8.0M/s with one.
+const host = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+const gc = host.Bun !== undefined
+  ? () => host.Bun!.gc(true)
+  : typeof host.gc === "function"
+  ? host.gc
+  : false;
 
 /**
  * The arguments that run a script of bench/ on runtime `rt` (before the script's path):
