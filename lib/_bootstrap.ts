@@ -172,3 +172,17 @@ function mentions(message: string, url: string): boolean {
     return false;
   }
 }
+
+/**
+ * What a spare Process worker is started with (Process.prepare()): it has no process yet, and
+ * waits for its `ProcessInit` (lib/_protocol.ts) as its first message. Here rather than in
+ * lib/_protocol.ts so that a Process's worker, which reads it first, does not load that module.
+ */
+export interface SpareInit {
+  spare: true;
+}
+
+/** Whether a worker's data says it started as a spare. */
+export function isSpare(data: unknown): data is SpareInit {
+  return typeof data === "object" && data !== null && (data as SpareInit).spare === true;
+}

@@ -1,29 +1,35 @@
 // The module every Process's Worker starts with: it runs the target or the subclass's run(),
 // then ends the Worker with Python's exit code.
 //
-// It imports only what every process needs (about a dozen small modules): the revivers of
-// shared objects load when the arguments hold one (loadRevivers), lib/process.ts when a
-// subclass is rebuilt, and pipes and queues register what they do at the end themselves
-// (atProcessEnd). Each module more is start-up time of every Process (bench/exp_processes.ts);
-// so are `node:` modules, which is why it uses the globals `process` and `setImmediate`.
-import { closeAtProcessEnd, errorText, flushAtProcessEnd, importModule } from "./_bootstrap.ts";
-import { isSpare, type ProcessInit } from "./_protocol.ts";
+// It imports only what every process needs (a few small modules): a target that travels as
+// source text, with arguments that hold no shared object or registered class, compiles and runs
+// without reduction.ts (lib/_compile.ts); reduction.ts and the revivers of shared objects load
+// when the arguments hold one (ProcessInit.shared), lib/process.ts when a subclass is rebuilt,
+// and pipes and queues register what they do at the end themselves (atProcessEnd). Each module
+// more is start-up time of every Process (bench/exp_processes.ts: on Bun, a worker that loads
+// the 47 KB of the full graph starts 11–13% slower than a bare one, one that loads 5 KB 1%); so
+// are `node:` modules, which is why it uses the globals `process` and `setImmediate`.
 import {
-  compileFunction,
-  decodeShared,
-  explainFreeVariable,
-  loadFunction,
-  loadRevivers,
-} from "./reduction.ts";
+  closeAtProcessEnd,
+  errorText,
+  flushAtProcessEnd,
+  importModule,
+  isSpare,
+} from "./_bootstrap.ts";
+import { compileFunction, explainFreeVariable } from "./_compile.ts";
+import type { ProcessInit } from "./_protocol.ts";
 import { runtime } from "./runtime/mod.ts";
+
+const reduction = () => import("./reduction.ts");
 
 // A spare worker, started before its process was (Process.prepare()), waits here for it.
 const started = runtime().workerData();
 if (isSpare(started)) {
   // While it waits, the spare takes once the steps its process will take, so that they run
-  // compiled when the process comes (half a millisecond on Node): the walk of the arguments
-  // for shared objects, and a function compiled from its source text.
+  // compiled when the process comes (half a millisecond on Node): for arguments that hold shared
+  // objects, reduction.ts and its walk; a function compiled from its source text.
   try {
+    const { decodeShared, loadRevivers } = await reduction();
     void loadRevivers([[0], {}]);
     decodeShared([[0], {}]);
     compileFunction({ id: 0, name: "spare", source: "(x) => x" })(0);
@@ -62,30 +68,42 @@ function inMacrotask<T>(fn: () => T): Promise<Awaited<T>> {
 
 async function main(): Promise<number> {
   try {
-    await loadRevivers([init.args, init.subclass?.fields]);
-    const args = decodeShared(init.args) as unknown[];
+    const { subclass, target } = init;
     let result: unknown;
-    if (init.subclass !== undefined) {
-      const { module, name } = init.subclass;
-      const [mod, { Process, rebuildProcess }] = await Promise.all([
-        importModule(module, `the Process subclass '${name}'`),
-        import("./process.ts"),
-      ]);
-      const cls = mod[name];
-      if (typeof cls !== "function" || !(cls.prototype instanceof Process)) {
-        throw new TypeError(
-          `Cannot run ${init.name} as module ${module} exports no Process subclass named '${name}': export the class under its own name`,
-        );
-      }
-      const fields = decodeShared(init.subclass.fields) as Record<string, unknown>;
-      const me = rebuildProcess(cls as typeof Process, init, fields);
-      result = await inMacrotask(() => me.run());
-    } else if (init.target !== undefined) {
-      const target = await loadFunction(init.target);
+    if (subclass === undefined && !init.shared && target?.source !== undefined) {
+      // The common case: no module to import beyond those this one has.
+      const fn = compileFunction(target);
       try {
-        result = await inMacrotask(() => target(...args));
+        result = await inMacrotask(() => fn(...init.args));
       } catch (error) {
-        throw explainFreeVariable(error, init.target) ?? error;
+        throw explainFreeVariable(error, target) ?? error;
+      }
+    } else if (subclass !== undefined || target !== undefined) {
+      const { decodeShared, loadFunction, loadRevivers } = await reduction();
+      await loadRevivers([init.args, subclass?.fields]);
+      const args = decodeShared(init.args) as unknown[];
+      if (subclass !== undefined) {
+        const { module, name } = subclass;
+        const [mod, { Process, rebuildProcess }] = await Promise.all([
+          importModule(module, `the Process subclass '${name}'`),
+          import("./process.ts"),
+        ]);
+        const cls = mod[name];
+        if (typeof cls !== "function" || !(cls.prototype instanceof Process)) {
+          throw new TypeError(
+            `Cannot run ${init.name} as module ${module} exports no Process subclass named '${name}': export the class under its own name`,
+          );
+        }
+        const fields = decodeShared(subclass.fields) as Record<string, unknown>;
+        const me = rebuildProcess(cls as typeof Process, init, fields);
+        result = await inMacrotask(() => me.run());
+      } else if (target !== undefined) {
+        const fn = await loadFunction(target);
+        try {
+          result = await inMacrotask(() => fn(...args));
+        } catch (error) {
+          throw explainFreeVariable(error, target) ?? error;
+        }
       }
     }
     await result;

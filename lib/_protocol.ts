@@ -94,25 +94,17 @@ export interface WorkerInit extends Identity {
   initargs: unknown[];
 }
 
-/**
- * What a spare Process worker is started with (Process.prepare()): it has no process yet, and
- * waits for its {@linkcode ProcessInit} as its first message.
- */
-export interface SpareInit {
-  spare: true;
-}
-
-/** Whether a worker's data says it started as a spare. */
-export function isSpare(data: unknown): data is SpareInit {
-  return typeof data === "object" && data !== null && (data as SpareInit).spare === true;
-}
-
 /** How a `Process` worker was started (its `workerData`, or a spare's first message). */
 export interface ProcessInit extends Identity {
   /** `target`, when the process runs a function. */
   target: FunctionDef | undefined;
   /** The arguments, with shared objects as tagged records. */
   args: unknown[];
+  /**
+   * Whether `args` hold tagged records (shared objects, registered classes' instances), which
+   * the child revives with reduction.ts; without them it does not load that module.
+   */
+  shared: boolean;
   /** A `Process` subclass to rebuild and `run()`: its module, export name and own fields. */
   subclass: { module: string; name: string; fields: Record<string, unknown> } | undefined;
   /** Whether it is a daemon, for the `Process` object the child rebuilds. */

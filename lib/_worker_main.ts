@@ -1,6 +1,7 @@
 // The module every pool worker starts with: it runs the initializer, then runs the tasks its
 // pool sends, one at a time and in order, and sends their results back in batches. It uses the
 // global setImmediate: a `node:` module imported costs every worker's start (lib/runtime/node.ts).
+import { compileFunction, explainFreeVariable } from "./_compile.ts";
 import { awaitWatched, watchHeap } from "./_heap_watch.ts";
 import { isThenable } from "./_thenable.ts";
 import {
@@ -18,11 +19,9 @@ import {
 } from "./_protocol.ts";
 import {
   cloneable,
-  compileFunction,
   decodeShared,
   encodeError,
   encodeShared,
-  explainFreeVariable,
   type FunctionDef,
   loadFunction,
   loadRevivers,

@@ -6,9 +6,9 @@
  */
 import { setImmediate } from "node:timers";
 import { BackendRegistry } from "./_backends.ts";
-import { checkNotBootstrapping, errorText } from "./_bootstrap.ts";
+import { checkNotBootstrapping, errorText, type SpareInit } from "./_bootstrap.ts";
 import { checkTimeout } from "./_validate.ts";
-import type { ProcessInit, SpareInit } from "./_protocol.ts";
+import type { ProcessInit } from "./_protocol.ts";
 import {
   allocatePid,
   checkMayHaveChildren,
@@ -528,6 +528,7 @@ const workerBackend: ProcessBackend = {
       subclass = { module: ctor.module, name: ctor.name, fields };
     }
     const me = currentProcess();
+    const args = encodeShared(spec.args) as unknown[];
     const init: ProcessInit = {
       name: spec.name,
       pid: spec.pid,
@@ -538,7 +539,9 @@ const workerBackend: ProcessBackend = {
       target: spec.target === undefined || subclass !== undefined
         ? undefined
         : functionDef(spec.target, "process target"),
-      args: encodeShared(spec.args) as unknown[],
+      args,
+      // encodeShared returns the arguments themselves when they hold nothing to revive.
+      shared: args !== spec.args,
       subclass,
     };
     let worker: WorkerHandle;

@@ -6,10 +6,11 @@
  */
 import { hostname } from "node:os";
 import process from "node:process";
+import { compileFunction } from "../_compile.ts";
 import { cpuCount } from "../context.ts";
 import { ProcessError } from "../errors.ts";
 import { Pool as LocalPool } from "../pool.ts";
-import { compileFunction, describe, fromModule } from "../reduction.ts";
+import { describe, fromModule } from "../reduction.ts";
 import {
   type BrokerTls,
   brokerTls,
