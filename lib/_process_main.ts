@@ -18,6 +18,7 @@ import {
 } from "./_bootstrap.ts";
 import { compileFunction, explainFreeVariable } from "./_compile.ts";
 import type { ProcessInit } from "./_protocol.ts";
+import type { FunctionDef } from "./reduction.ts";
 import { runtime } from "./runtime/mod.ts";
 
 const reduction = () => import("./reduction.ts");
@@ -27,12 +28,12 @@ const started = runtime().workerData();
 if (isSpare(started)) {
   // While it waits, the spare takes once the steps its process will take, so that they run
   // compiled when the process comes (half a millisecond on Node): for arguments that hold shared
-  // objects, reduction.ts and its walk; a function compiled from its source text.
+  // objects, reduction.ts and its walk; a target compiled from its source text, and run.
   try {
     const { decodeShared, loadRevivers } = await reduction();
     void loadRevivers([[0], {}]);
     decodeShared([[0], {}]);
-    compileFunction({ id: 0, name: "spare", source: "(x) => x" })(0);
+    await runSource({ id: 0, name: "spare", source: "(x) => x" }, [0]);
   } catch {
     // Code from strings switched off (--disallow-code-generation-from-strings): the process
     // reports it, if its function travels as source text.
@@ -66,47 +67,59 @@ function inMacrotask<T>(fn: () => T): Promise<Awaited<T>> {
   );
 }
 
+/**
+ * Runs a target that travels as source text with arguments that hold nothing to revive: the
+ * common case, which needs no module beyond those this one imports. A spare runs it once while
+ * it waits, as Bun compiles a function on its first call (`main()` whole took 1.7 ms there).
+ */
+async function runSource(target: FunctionDef & { source: string }, args: unknown[]) {
+  const fn = compileFunction(target);
+  try {
+    await inMacrotask(() => fn(...args));
+  } catch (error) {
+    throw explainFreeVariable(error, target) ?? error;
+  }
+}
+
+/** Runs a subclass's run(), or a target, whose arguments or module need reduction.ts. */
+async function runRevived(init: ProcessInit): Promise<void> {
+  const { subclass, target } = init;
+  const { decodeShared, loadFunction, loadRevivers } = await reduction();
+  await loadRevivers([init.args, subclass?.fields]);
+  const args = decodeShared(init.args) as unknown[];
+  if (subclass !== undefined) {
+    const { module, name } = subclass;
+    const [mod, { Process, rebuildProcess }] = await Promise.all([
+      importModule(module, `the Process subclass '${name}'`),
+      import("./process.ts"),
+    ]);
+    const cls = mod[name];
+    if (typeof cls !== "function" || !(cls.prototype instanceof Process)) {
+      throw new TypeError(
+        `Cannot run ${init.name} as module ${module} exports no Process subclass named '${name}': export the class under its own name`,
+      );
+    }
+    const fields = decodeShared(subclass.fields) as Record<string, unknown>;
+    const me = rebuildProcess(cls as typeof Process, init, fields);
+    await inMacrotask(() => me.run());
+  } else if (target !== undefined) {
+    const fn = await loadFunction(target);
+    try {
+      await inMacrotask(() => fn(...args));
+    } catch (error) {
+      throw explainFreeVariable(error, target) ?? error;
+    }
+  }
+}
+
 async function main(): Promise<number> {
   try {
     const { subclass, target } = init;
-    let result: unknown;
     if (subclass === undefined && !init.shared && target?.source !== undefined) {
-      // The common case: no module to import beyond those this one has.
-      const fn = compileFunction(target);
-      try {
-        result = await inMacrotask(() => fn(...init.args));
-      } catch (error) {
-        throw explainFreeVariable(error, target) ?? error;
-      }
+      await runSource(target, init.args);
     } else if (subclass !== undefined || target !== undefined) {
-      const { decodeShared, loadFunction, loadRevivers } = await reduction();
-      await loadRevivers([init.args, subclass?.fields]);
-      const args = decodeShared(init.args) as unknown[];
-      if (subclass !== undefined) {
-        const { module, name } = subclass;
-        const [mod, { Process, rebuildProcess }] = await Promise.all([
-          importModule(module, `the Process subclass '${name}'`),
-          import("./process.ts"),
-        ]);
-        const cls = mod[name];
-        if (typeof cls !== "function" || !(cls.prototype instanceof Process)) {
-          throw new TypeError(
-            `Cannot run ${init.name} as module ${module} exports no Process subclass named '${name}': export the class under its own name`,
-          );
-        }
-        const fields = decodeShared(subclass.fields) as Record<string, unknown>;
-        const me = rebuildProcess(cls as typeof Process, init, fields);
-        result = await inMacrotask(() => me.run());
-      } else if (target !== undefined) {
-        const fn = await loadFunction(target);
-        try {
-          result = await inMacrotask(() => fn(...args));
-        } catch (error) {
-          throw explainFreeVariable(error, target) ?? error;
-        }
-      }
+      await runRevived(init);
     }
-    await result;
     return 0;
   } catch (error) {
     console.error(`Process ${init.name}:\n${errorText(error)}`);
