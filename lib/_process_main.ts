@@ -72,7 +72,10 @@ function inMacrotask<T>(fn: () => T): Promise<Awaited<T>> {
  * common case, which needs no module beyond those this one imports. A spare runs it once while
  * it waits, as Bun compiles a function on its first call (`main()` whole took 1.7 ms there).
  */
-async function runSource(target: FunctionDef & { source: string }, args: unknown[]) {
+async function runSource(
+  target: FunctionDef & { source: string },
+  args: unknown[],
+): Promise<void> {
   const fn = compileFunction(target);
   try {
     await inMacrotask(() => fn(...args));
