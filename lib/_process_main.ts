@@ -72,15 +72,21 @@ function inMacrotask<T>(fn: () => T): Promise<Awaited<T>> {
  * common case, which needs no module beyond those this one imports. A spare runs it once while
  * it waits, as Bun compiles a function on its first call (`main()` whole took 1.7 ms there).
  */
-async function runSource(
-  target: FunctionDef & { source: string },
+function runSource(target: FunctionDef & { source: string }, args: unknown[]): Promise<void> {
+  return callTarget(compileFunction(target), target, args);
+}
+
+/** Calls the target `def` loaded as `fn`, explaining a variable it used from outside itself. */
+async function callTarget(
+  // deno-lint-ignore no-explicit-any
+  fn: (...args: any[]) => unknown,
+  def: FunctionDef,
   args: unknown[],
 ): Promise<void> {
-  const fn = compileFunction(target);
   try {
     await inMacrotask(() => fn(...args));
   } catch (error) {
-    throw explainFreeVariable(error, target) ?? error;
+    throw explainFreeVariable(error, def) ?? error;
   }
 }
 
@@ -106,12 +112,7 @@ async function runRevived(init: ProcessInit): Promise<void> {
     const me = rebuildProcess(cls as typeof Process, init, fields);
     await inMacrotask(() => me.run());
   } else if (target !== undefined) {
-    const fn = await loadFunction(target);
-    try {
-      await inMacrotask(() => fn(...args));
-    } catch (error) {
-      throw explainFreeVariable(error, target) ?? error;
-    }
+    await callTarget(await loadFunction(target), target, args);
   }
 }
 
