@@ -22,24 +22,38 @@ import { bareWorkerStart } from "./js_pools.ts";
  * Workers, one sample of each in turn, so that both sides meet the same state of the heap and
  * of the machine. Each row's best sample is its figure.
  */
-async function poolStart(inc: (x: number) => number, budget: Budget): Promise<[Row, Row]> {
+async function poolStart(inc: (x: number) => number, budget: Budget): Promise<[Row, Row, Row]> {
   const samples = budget.quick ? 2 : budget.tier === "default" ? 5 : 10;
   const starts: number[] = [];
   const bares: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    // The bare cost: two Workers of a plain .mjs file, which no runtime needs to transform.
-    bares.push(await bareWorkerStart({ typescript: false, rounds: 1 }));
+  const prepared: number[] = [];
+  const firstResult = async () => {
     const t0 = performance.now();
     const pool = new Pool(2);
     await pool.apply(inc, [1]);
-    starts.push(performance.now() - t0);
+    const ms = performance.now() - t0;
     await pool.terminate();
+    return ms;
+  };
+  for (let i = 0; i < samples; i++) {
+    // The bare cost: two Workers of a plain .mjs file, which no runtime needs to transform.
+    bares.push(await bareWorkerStart({ typescript: false, rounds: 1 }));
+    starts.push(await firstResult());
+    // Workers started ahead of need (Pool.prepare()), which the pool takes.
+    await Pool.prepare(2);
+    await new Promise((resolve) => setTimeout(resolve, PREPARED_SETTLE_MS));
+    prepared.push(await firstResult());
   }
   return [
     rowOf("Pool(2): start to first result", starts),
     rowOf("two bare Workers started", bares),
+    rowOf("Pool(2) of prepared workers: start to first result", prepared),
   ];
 }
+
+// After its workers have loaded, a prepared pool is timed from an idle program, as a program
+// that prepared them at start-up and needs a pool later would be.
+const PREPARED_SETTLE_MS = 50;
 
 /** Runs the experiment. */
 export async function overhead(budget: Budget): Promise<Result> {
@@ -86,7 +100,7 @@ export async function overhead(budget: Budget): Promise<Result> {
       await time(`map of ${nMap} small objects`, () => pool.map(bump, objects), budget, nMap),
     );
   }
-  const [start, bare] = await poolStart(inc, budget);
+  const [start, bare, prepared] = await poolStart(inc, budget);
   rows.push(start, bare);
   const floors = [
     ["numbers", xs, xs.map(inc)],
@@ -123,6 +137,7 @@ export async function overhead(budget: Budget): Promise<Result> {
       ),
     );
   }
+  rows.push(prepared);
   return {
     title: "6. overhead: applyAsync, map and imap of a tiny task; a pool's start",
     rows,
@@ -141,6 +156,7 @@ export async function overhead(budget: Budget): Promise<Result> {
       map_strings_floor_ms: rows[10].min,
       map_objects_copy_ms: rows[11].min,
       map_objects_floor_ms: rows[12].min,
+      prepared_pool_start_ms: prepared.min,
     },
   };
 }

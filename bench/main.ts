@@ -366,6 +366,12 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
       of: (o, py) => divide(py?.pool_start_ms, o.pool_start_ms),
       target: undefined,
     },
+    {
+      name: "prepared Pool(2) start / Python's Pool(2) start",
+      of: (o, py) => divide(o.prepared_pool_start_ms, py?.pool_start_ms),
+      target: 2,
+      atMost: true,
+    },
   ];
   defs.push(...clusterBench.clusterRatios(sizes));
   for (const [key, target] of Object.entries(PRIMITIVE_TARGETS)) {

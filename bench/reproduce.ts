@@ -26,6 +26,7 @@ const SOURCES: Array<[RegExp, string]> = [
   [/^map .* vs Python$/, "overhead"],
   [/^imap chunksize 1 vs Python$/, "overhead"],
   [/^Pool\(2\) start vs Python$/, "overhead"],
+  [/^prepared Pool\(2\) start \/ Python's/, "overhead"],
   [/^chunksize 1 vs Python$/, "chunksize"],
   [/^\d+ processes vs Python$/, "processes"],
   [/^Manager\(\) dict calls vs Python$/, "managers"],

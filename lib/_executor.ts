@@ -114,4 +114,10 @@ export interface Executor {
    * one of `spares` when it has one of that length.
    */
   chunk?(list: unknown[], from: number, to: number, spares: SpareNumbers): unknown;
+  /**
+   * Starts workers ahead of need until `count` wait, which the next slots take instead of
+   * starting their own; resolves when each has loaded (or ended). Absent where slots need no
+   * start (the calling thread).
+   */
+  prepareWorkers?(count: number): Promise<void>;
 }

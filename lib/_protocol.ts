@@ -68,8 +68,21 @@ export interface OutOfMemoryMessage {
   kind: "out-of-memory";
 }
 
+/**
+ * Worker → main: a pool worker started ahead of its pool (`Pool.prepare()`) has loaded its
+ * modules and waits for its `WorkerInit` as its next message.
+ */
+export interface SpareReadyMessage {
+  kind: "spare-ready";
+}
+
 /** Every message a worker sends. */
-export type WorkerMessage = ReadyMessage | InitErrorMessage | ResultsMessage | OutOfMemoryMessage;
+export type WorkerMessage =
+  | ReadyMessage
+  | InitErrorMessage
+  | ResultsMessage
+  | OutOfMemoryMessage
+  | SpareReadyMessage;
 
 /** Who a worker is: part of every worker's `workerData`, read by `lib/context.ts`. */
 export interface Identity {
@@ -85,7 +98,7 @@ export interface Identity {
   identity: number[];
 }
 
-/** How a pool worker was started (its `workerData`). */
+/** How a pool worker was started (its `workerData`, or a prepared worker's first message). */
 export interface WorkerInit extends Identity {
   /** `Int32Array[0]` = the `seq` of the task running now, 0 when idle; read when a worker dies. */
   progress: SharedArrayBuffer;

@@ -13,6 +13,7 @@ import {
   type WorkerInit,
   type WorkerMessage,
 } from "./_protocol.ts";
+import type { SpareInit } from "./_bootstrap.ts";
 import { allocatePid, currentProcess, markEnded } from "./context.ts";
 import {
   decodeError,
@@ -54,11 +55,9 @@ class WorkerSlot implements Slot {
       initializer: init.initializer as FunctionDef | undefined,
       initargs: encodeShared(init.initargs) as unknown[],
     };
-    const handle = runtime().spawn(workerMain, {
-      name: this.name,
-      data,
-      maxHeapMB: init.maxHeapMB,
-    });
+    // A prepared worker has no heap limit: a pool that sets one starts its own.
+    const handle = (init.maxHeapMB === undefined ? takePrepared(data) : undefined) ??
+      runtime().spawn(workerMain, { name: this.name, data, maxHeapMB: init.maxHeapMB });
     this.#handle = handle;
     let outOfMemory = false;
     // Results that hold instances of classes this thread has not imported wait for their
@@ -90,7 +89,7 @@ class WorkerSlot implements Slot {
       } else if (message.kind === "out-of-memory") {
         outOfMemory = true;
         void handle.terminate();
-      } else {
+      } else if (message.kind === "init-error") {
         hooks.initError(this, decodeError(message.error));
       }
     });
@@ -202,6 +201,70 @@ class WorkerSlot implements Slot {
   }
 }
 
+// Pool workers started ahead of need by Pool.prepare(), which the next slots take: each has
+// loaded lib/_worker_main.ts and waits for its WorkerInit as its first message. Unref'd once
+// loaded, so that they never keep the program alive while they wait.
+interface Prepared {
+  handle: WorkerHandle;
+  /** Settles when the worker has loaded, or has ended. */
+  ready: Promise<void>;
+}
+const prepared: Prepared[] = [];
+
+/** Starts pool workers until `count` wait; resolves when each of them has loaded or ended. */
+function prepareWorkers(count: number): Promise<void> {
+  while (prepared.length < count) prepared.push(prepareWorker());
+  return Promise.all(prepared.slice(0, count).map((p) => p.ready)).then(() => {});
+}
+
+function prepareWorker(): Prepared {
+  const handle = runtime().spawn(workerMain, {
+    name: "prepared PoolWorker",
+    data: { spare: true } satisfies SpareInit,
+  });
+  let loaded!: () => void;
+  const ready = new Promise<void>((resolve) => (loaded = resolve));
+  // Until a slot takes the worker, its messages come here; after, to the slot's listener.
+  let listener: (message: unknown) => void = () => {};
+  handle.onMessage((message) => {
+    if ((message as WorkerMessage).kind !== "spare-ready") return listener(message);
+    loaded();
+    // Kept alive while it loads, so that a program awaiting prepare() does not end first; a
+    // pool that took it sooner refs and unrefs it as its own.
+    if (prepared.includes(entry)) handle.unref();
+  });
+  const entry: Prepared = {
+    ready,
+    handle: { ...handle, onMessage: (next) => void (listener = next) },
+  };
+  handle.onExit(() => {
+    const at = prepared.indexOf(entry);
+    if (at >= 0) prepared.splice(at, 1);
+    loaded();
+  });
+  return entry;
+}
+
+/** Hands `data` to a prepared worker, if one waits, and returns it; `undefined` otherwise. */
+function takePrepared(data: WorkerInit): WorkerHandle | undefined {
+  const entry = prepared[0];
+  if (entry === undefined) return undefined;
+  try {
+    entry.handle.post(data);
+  } catch {
+    // Initargs that cannot be cloned: spawning reports them as usual.
+    return undefined;
+  }
+  prepared.shift();
+  entry.handle.ref();
+  return entry.handle;
+}
+
+/** How many prepared pool workers wait. Internal: for the tests. */
+export function preparedWorkers(): number {
+  return prepared.length;
+}
+
 /** Revives a result's shared objects and instances; one that cannot be fails its own task. */
 function decodeResult(results: unknown[], i: number): void {
   try {
@@ -275,4 +338,5 @@ export const workerExecutor: Executor = {
   costKey: (prepared) => prepared,
   chunk: packChunkOf,
   spawn: (hooks, init) => new WorkerSlot(hooks, init),
+  prepareWorkers,
 };

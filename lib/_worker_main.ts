@@ -1,6 +1,7 @@
 // The module every pool worker starts with: it runs the initializer, then runs the tasks its
 // pool sends, one at a time and in order, and sends their results back in batches. It uses the
 // global setImmediate: a `node:` module imported costs every worker's start (lib/runtime/node.ts).
+import { isSpare } from "./_bootstrap.ts";
 import { compileFunction, explainFreeVariable } from "./_compile.ts";
 import { awaitWatched, watchHeap } from "./_heap_watch.ts";
 import { isThenable } from "./_thenable.ts";
@@ -45,12 +46,34 @@ interface Loaded {
 const FLUSH_AFTER_MS = 1;
 
 const port = runtime().hostPort()!;
-const init = runtime().workerData() as WorkerInit;
-const progress = new Int32Array(init.progress);
 const functions = new Map<number, Loaded>();
 const inbox: RunMessage[] = [];
 let draining = false;
 let started = false;
+
+// A worker started ahead of its pool (Pool.prepare()) takes its WorkerInit as its first
+// message. The listener that takes it stays for the tasks: on Bun and Deno a worker whose
+// channel was unref'd once (HostPort.nextMessage) would end when its pool leaves it idle.
+let adopt: ((message: unknown) => void) | undefined;
+const adopted = isSpare(runtime().workerData())
+  ? new Promise<unknown>((resolve) => (adopt = resolve))
+  : undefined;
+port.onMessage((message) => {
+  if (adopt !== undefined) {
+    adopt(message);
+    adopt = undefined;
+    return;
+  }
+  inbox.push(message as RunMessage);
+  if (started && !draining) schedule();
+});
+if (adopted !== undefined) {
+  // Says that it has loaded, and waits for the pool that takes it.
+  post({ kind: "spare-ready" });
+  runtime().adoptWorkerData(await adopted);
+}
+const init = runtime().workerData() as WorkerInit;
+const progress = new Int32Array(init.progress);
 
 function post(message: WorkerMessage): void {
   port.post(message);
@@ -314,11 +337,6 @@ function drain(): void {
     pending.then((loaded) => loaded && needsMacrotask ? setImmediate(run) : run());
   }
 }
-
-port.onMessage((message) => {
-  inbox.push(message as RunMessage);
-  if (started && !draining) schedule();
-});
 
 /** Runs the initializer; false when it failed and this worker must take no task. */
 async function initialize(): Promise<boolean> {

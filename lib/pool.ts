@@ -879,6 +879,49 @@ export abstract class BasePool implements AsyncDisposable {
     for (let i = 0; i < processes; i++) this.#spawn();
   }
 
+  /**
+   * Starts `processes` pool workers now, ahead of need, so that the next pool (or pools) take
+   * them instead of waiting for Workers to start: a Worker's start costs milliseconds to tens
+   * of milliseconds, which a pool's first result waits for; a prepared worker only receives
+   * its pool's settings. Python's `forkserver` start method likewise starts a server ahead of
+   * need. Resolves when the workers have loaded; awaiting it is optional.
+   *
+   * Workers that are already waiting count: a second call does not add more. A pool takes as
+   * many as it needs and starts the rest (a pool with `maxHeapMB` starts its own, as a heap
+   * limit is set when a Worker starts); a worker that a pool replaces also takes one. The
+   * workers keep the program alive only while they load, and end with it: a program that does
+   * not create the pool pays idle Workers, one that never calls `prepare()` pays nothing. Where
+   * a pool starts no Worker of this program (the calling thread of `dummy.ts`, the cluster
+   * pool) it checks its argument and does nothing else.
+   *
+   * @param processes How many workers to have waiting; the number of CPUs by default.
+   * @returns A promise that resolves once each worker has loaded (or ended: a worker that
+   *   could not start is started again by the pool, which reports why).
+   * @throws {TypeError} If `processes` is not a number.
+   * @throws {RangeError} If `processes` is not a positive integer.
+   * @throws {Error} In a daemon `Process`: daemonic processes are not allowed to have
+   *   children.
+   *
+   * @example Usage
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing";
+   * import assert from "node:assert/strict";
+   *
+   * await Pool.prepare(2); // at start-up, ahead of need
+   * // … later: this pool's workers are already running.
+   * await using pool = new Pool(2);
+   * assert.equal(await pool.apply((x: number) => x + 1, [41]), 42);
+   * ```
+   */
+  static prepare(processes?: number): Promise<void> {
+    const executor = executors.find(this);
+    checkNotBootstrapping("pool workers");
+    checkMayHaveChildren("pool workers");
+    const count = processes ?? cpuCount();
+    checkCount(count, "processes", "prepare pool workers");
+    return executor.prepareWorkers?.(count) ?? Promise.resolve();
+  }
+
   /** The number of workers. */
   get processes(): number {
     return this.#processes;

@@ -58,6 +58,7 @@ const TESTED = [
   "pool_crawler_callback.ts",
   "pool_error_callback.ts",
   "pool_initializer.ts",
+  "pool_prepare.ts",
   "pool_long_task.ts",
   "pool_squares.ts",
   "process_args.ts",
@@ -216,6 +217,19 @@ describe("examples", () => {
         /^child 1 is done$/,
         /^Process-1 \(pid \d+\) ended with exitcode 0$/,
         /^main \(pid \d+\)$/,
+      ]);
+    },
+  );
+
+  test(
+    "examples/pool_prepare.ts gets a first result from a pool of prepared workers",
+    TEST_OPTIONS,
+    async () => {
+      const stdout = await run("pool_prepare.ts");
+      assertInOrder(stdout, [
+        /^workers started by the pool: first result after [\d.]+ ms$/,
+        new RegExp(`^${SQUARES.replace(/[[\]]/g, "\\$&")}$`),
+        /^prepared workers: first result after [\d.]+ ms$/,
       ]);
     },
   );

@@ -273,7 +273,7 @@ describe("Pool parity (initargs that cannot travel)", () => {
 });
 
 describe("Process parity (mod.ts)", () => {
-  test("a daemon Process may not start a Process or a Pool; a non-daemon one may", async () => {
+  test("a daemon Process may not start a Process, a Pool or pool workers; a non-daemon one may", async () => {
     const out = new mp.Queue<string>();
     for (const daemon of [true, false]) {
       const p = new mp.Process({
@@ -284,6 +284,7 @@ describe("Process parity (mod.ts)", () => {
       p.start();
       const child = await out.get({ timeout: 20_000 });
       const pool = await out.get({ timeout: 20_000 });
+      const prepared = await out.get({ timeout: 20_000 });
       await p.join(20_000);
       assert.equal(p.exitcode, 0);
       if (daemon) {
@@ -291,15 +292,17 @@ describe("Process parity (mod.ts)", () => {
         assert.match(child, new RegExp(`Cannot start Process-[\\d:]+ in ${p.name} as`));
         assert.match(pool, DAEMONIC);
         assert.match(pool, /Cannot start a Pool in/);
+        assert.match(prepared, DAEMONIC);
+        assert.match(prepared, /Cannot start pool workers in/);
       } else {
-        assert.deepEqual([child, pool], ["started", "started"]);
+        assert.deepEqual([child, pool, prepared], ["started", "started", "started"]);
       }
     }
   });
 });
 
 describe("Process parity (dummy.ts)", () => {
-  test("a daemon Process may not start a Process or a Pool; a non-daemon one may", async () => {
+  test("a daemon Process may not start a Process, a Pool or pool workers; a non-daemon one may", async () => {
     for (const daemon of [true, false]) {
       const seen: string[] = [];
       const p = new dummy.Process({
@@ -318,16 +321,22 @@ describe("Process parity (dummy.ts)", () => {
           } catch (error) {
             seen.push((error as Error).message);
           }
+          try {
+            await dummy.Pool.prepare(1);
+            seen.push("started");
+          } catch (error) {
+            seen.push((error as Error).message);
+          }
         },
         daemon,
       });
       p.start();
       await p.join(20_000);
-      assert.equal(seen.length, 2);
+      assert.equal(seen.length, 3);
       if (daemon) {
         for (const message of seen) assert.match(message, DAEMONIC);
       } else {
-        assert.deepEqual(seen, ["started", "started"]);
+        assert.deepEqual(seen, ["started", "started", "started"]);
       }
     }
   });
