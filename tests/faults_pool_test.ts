@@ -110,6 +110,14 @@ for (const [label, m] of entries) {
       }
     });
 
+    test("a recursive arrow with a non-ASCII name, or a name with a digit, calls itself", async () => {
+      await using pool = new m.Pool(2);
+      const fakultät = (n: number): number => (n <= 1 ? 1 : n * fakultät(n - 1));
+      const $sum2 = (n: number): number => (n <= 0 ? 0 : n + $sum2(n - 1));
+      assert.deepEqual(await pool.map(fakultät, [1, 5, 10]), [1, 120, 3628800]);
+      assert.deepEqual(await pool.map($sum2, [3, 100]), [6, 5050]);
+    });
+
     test("a function named like a global still means the global inside", async () => {
       await using pool = new m.Pool(1);
       const tasks = { parseInt: (s: string) => parseInt(s, 16) };
