@@ -396,6 +396,40 @@ for (const [entry, lib] of entries) {
       assert.deepStrictEqual(shapes[0], { a: 0 });
     });
 
+    test("big chunks give every result as it was, chunk after chunk, whatever each returns", async () => {
+      // A worker keeps the lists of a chunk's items and results for its next chunk once their
+      // results are packed (chunks of 4096 items and more): results that go unpacked, a
+      // throw, a promise part way, and a shorter last chunk must each leave the next intact.
+      await using pool = new lib.Pool(1);
+      const n = 5000;
+      const strings = Array.from({ length: 12 * n + 7 }, (_, i) => `item-${i}`);
+      // By chunk: strings back (packed), then mixed kinds (not packed), in turn.
+      const turns = (s: string) => {
+        const i = Number(s.slice(5));
+        return Math.floor(i / 5000) % 2 === 0 ? `${s}!` : i % 2 === 0 ? i : [s];
+      };
+      for (let round = 0; round < 2; round++) {
+        assert.deepStrictEqual(await pool.map(turns, strings, n), strings.map(turns));
+      }
+      const objects = strings.map((s, i) => ({ id: i, tag: s.slice(0, 6) }));
+      const bump = (o: { id: number; tag: string }) => ({ id: o.id + 1, tag: `${o.tag}+` });
+      assert.deepStrictEqual(await pool.map(bump, objects, n), objects.map(bump));
+      const throwsIn = (o: { id: number }) => {
+        if (o.id === 2 * 5000 + 17) throw new Error(`no ${o.id}`);
+        return o.id;
+      };
+      await assert.rejects(pool.map(throwsIn, objects, n), /no 10017/);
+      const late = (x: { id: number } | string) => {
+        const i = typeof x === "string" ? Number(x.slice(5)) : x.id;
+        return i % 5000 === 4000 ? Promise.resolve(`late ${i}`) : `now ${i}`;
+      };
+      for (const items of [strings, objects, strings]) {
+        assert.deepStrictEqual(await pool.map(late, items, n), await Promise.all(items.map(late)));
+        assert.deepStrictEqual(await pool.map(bump, objects, n), objects.map(bump));
+        assert.deepStrictEqual(await pool.map(turns, strings, n), strings.map(turns));
+      }
+    });
+
     test("map of objects holding a Lock shares the lock, as before packing", async () => {
       await using pool = new lib.Pool(2);
       const lock = new lib.Lock();
