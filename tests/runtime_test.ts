@@ -93,6 +93,72 @@ describe("runtime adapter", () => {
     }
   });
 
+  test("handOver() gives a waiting worker its message, which it reads at once", async () => {
+    const url = new URL("./fixtures/handover_worker.ts", import.meta.url);
+    const worker = runtime().spawn(url, {
+      name: "handover",
+      data: { tag: "data" },
+      handover: true,
+    });
+    try {
+      const messages: unknown[] = [];
+      let arrived = () => {};
+      worker.onMessage((m) => {
+        messages.push(m);
+        arrived();
+      });
+      const next = async () => {
+        while (messages.length === 0) await new Promise<void>((r) => (arrived = r));
+        return messages.shift();
+      };
+      // The worker sees the data it was started with, not the handover's wrapping.
+      assert.deepEqual(await next(), { ready: true, data: { tag: "data" } });
+      // A message that cannot be cloned throws at once and wakes nothing.
+      assert.throws(() => worker.handOver({ fn: () => 1 }), { name: "DataCloneError" });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(messages.length, 0);
+      const cells = new Int32Array(new SharedArrayBuffer(8));
+      const sent = { map: new Map([[1, "one"]]), cells };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const read = await Promise.race([
+        worker.handOver(sent).then(() => "read"),
+        new Promise((r) => (timer = setTimeout(() => r("not read after 10 s"), 10_000))),
+      ]);
+      clearTimeout(timer);
+      assert.equal(read, "read");
+      const back = await next() as { message: typeof sent; data: unknown };
+      assert.deepEqual(back.message.map, sent.map);
+      // The same memory: a SharedArrayBuffer travels shared.
+      back.message.cells[0] = 7;
+      assert.equal(cells[0], 7);
+      assert.deepEqual(back.data, { tag: "data" });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  test("terminate() ends a worker that waits for a handover", async () => {
+    const url = new URL("./fixtures/handover_worker.ts", import.meta.url);
+    const worker = runtime().spawn(url, { name: "handover", data: 1, handover: true });
+    const ready = nextMessage(worker);
+    const done = exited(worker);
+    assert.deepEqual(await ready, { ready: true, data: 1 });
+    await worker.terminate();
+    const [code] = await done;
+    assert.equal(typeof code, "number");
+  });
+
+  test("handOver() to a worker spawned without a handover posts the message", async () => {
+    const worker = start();
+    try {
+      const reply = nextMessage(worker);
+      await worker.handOver({ echo: "as a message" });
+      assert.equal(await reply, "as a message");
+    } finally {
+      await worker.terminate();
+    }
+  });
+
   test("unref() lets a program end while its worker is alive", { timeout: 60_000 }, async () => {
     const program = new URL("./fixtures/unref_program.ts", import.meta.url);
     for (const mode of ["unref", "ref-then-unref"]) {
