@@ -76,6 +76,11 @@ export interface ProcessHandle {
   stop(): void;
   ref(): void;
   unref(): void;
+  /**
+   * Lets the process begin, where the back end waits for it: called last in `start()`, once
+   * the `Process` has recorded it, so that its Worker does not wait for the CPU meanwhile.
+   */
+  begin?(): void;
 }
 
 /** What a back end needs to start a process. Internal. */
@@ -137,7 +142,7 @@ export abstract class BaseProcess {
    * Boots a spare Worker now, so that the next {@linkcode Process.start} hands it its target
    * instead of waiting for a Worker to start (a Worker's start costs milliseconds to tens of
    * milliseconds; a spare, which waits blocked and reads its process at once when woken,
-   * begins the target one to two milliseconds after `start()`). Python's `forkserver` start
+   * begins the target about one millisecond after `start()`). Python's `forkserver` start
    * method, likewise, forks a server ahead of need. After a process has started, the library
    * makes the next spare by itself (once a process handed to a spare has ended, or 20 ms after
    * the spare read it, so that it gets going first); call `prepare()` to have one for the
@@ -288,6 +293,7 @@ export abstract class BaseProcess {
     });
     // Python's daemons end with the program; here, a daemon does not keep it alive.
     if (this.#daemon) handle.unref();
+    handle.begin?.();
   }
 
   /**
@@ -509,8 +515,9 @@ function scheduleSpare(taken?: Promise<void>, worker?: WorkerHandle): void {
     const timer = setTimeout(make, SPARE_AFTER_MS);
     (timer as { unref?: () => void }).unref?.();
   });
-  // Registered before the process's own: a program that joins a short process finds the
-  // next spare made. A spare that ends before it read its process comes here too.
+  // A program that joins a short process finds the next spare made: the join goes on in a
+  // promise job, after every exit listener. A spare that ends before it read its process
+  // comes here too.
   worker?.onExit(make);
 }
 
@@ -520,15 +527,15 @@ export function hasSpare(): boolean {
 }
 
 /**
- * Hands `init` to the spare Worker, if one waits, and returns it with a promise that it has
- * read it; `undefined` otherwise.
+ * Hands `init` to the spare Worker, if one waits, and returns it with the function that wakes
+ * it to read it (whose promise resolves once it has); `undefined` otherwise.
  */
-function takeSpare(init: ProcessInit): [WorkerHandle, Promise<void>] | undefined {
+function takeSpare(init: ProcessInit): [WorkerHandle, () => Promise<void>] | undefined {
   const worker = spare;
   if (worker === undefined) return undefined;
-  let taken: Promise<void>;
+  let wake: () => Promise<void>;
   try {
-    taken = worker.handOver(init);
+    wake = worker.handOver(init);
   } catch {
     // Arguments that cannot be cloned: the spare stays, and spawning reports them as usual
     // (runtimes word a clone error of a message and of workerData differently).
@@ -536,7 +543,7 @@ function takeSpare(init: ProcessInit): [WorkerHandle, Promise<void>] | undefined
   }
   spare = undefined;
   worker.ref();
-  return [worker, taken];
+  return [worker, wake];
 }
 
 /** Runs each process in a Worker of its own, through lib/runtime/. */
@@ -572,9 +579,9 @@ const workerBackend: ProcessBackend = {
       subclass,
     };
     let worker: WorkerHandle;
-    let taken: Promise<void> | undefined;
+    let wake: (() => Promise<void>) | undefined;
     try {
-      [worker, taken] = takeSpare(init) ??
+      [worker, wake] = takeSpare(init) ??
         [runtime().spawn(processMain, { name: spec.name, data: init }), undefined];
     } catch (error) {
       // Anything else (Deno's NotCapable, without read access to the worker's module) says
@@ -587,8 +594,9 @@ const workerBackend: ProcessBackend = {
         { cause: error },
       );
     }
-    scheduleSpare(taken, worker);
     return {
+      // A spare is woken last: its process waits for nothing of this thread's then.
+      begin: () => scheduleSpare(wake?.(), worker),
       onExit: (listener) =>
         worker.onExit((code, error) => {
           // An error the child could not print itself, such as a module of it that failed to

@@ -248,6 +248,8 @@ describe("Process (mod.ts): workers", () => {
     assert.match(stdout, /^on a spare true$/m);
     assert.match(stdout, /^exitcode 0$/m);
     assert.match(stdout, /^spare waiting at the end true$/m);
+    // A spare runs a process of its own while it waits: it shows nothing of it.
+    assert.equal(stderr, "");
   });
 
   test("a program that never starts a Process makes no spare Worker", slow, async () => {

@@ -119,13 +119,18 @@ describe("runtime adapter", () => {
       assert.equal(messages.length, 0);
       const cells = new Int32Array(new SharedArrayBuffer(8));
       const sent = { map: new Map([[1, "one"]]), cells };
+      // Put where the worker reads it, which it does only once woken.
+      const wake = worker.handOver(sent);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(messages.length, 0);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const read = await Promise.race([
-        worker.handOver(sent).then(() => "read"),
+        wake().then(() => "read"),
         new Promise((r) => (timer = setTimeout(() => r("not read after 10 s"), 10_000))),
       ]);
       clearTimeout(timer);
       assert.equal(read, "read");
+      // The message handed over, not the rehearsal the worker read before it waited.
       const back = await next() as { message: typeof sent; data: unknown };
       assert.deepEqual(back.message.map, sent.map);
       // The same memory: a SharedArrayBuffer travels shared.
@@ -152,8 +157,9 @@ describe("runtime adapter", () => {
     const worker = start();
     try {
       const reply = nextMessage(worker);
-      await worker.handOver({ echo: "as a message" });
+      const wake = worker.handOver({ echo: "as a message" });
       assert.equal(await reply, "as a message");
+      await wake();
     } finally {
       await worker.terminate();
     }

@@ -23,7 +23,7 @@ function handoverOf(data: unknown): Handover | undefined {
 export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
   let workerData = options.data;
   let transferList: wt.MessagePort[] | undefined;
-  let handOver: ((message: unknown) => Promise<void>) | undefined;
+  let handOver: ((message: unknown) => () => Promise<void>) | undefined;
   if (options.handover) {
     const wake = new Int32Array(new SharedArrayBuffer(4));
     const { port1, port2 } = new wt.MessageChannel();
@@ -31,11 +31,13 @@ export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
     transferList = [port2];
     handOver = (message) => {
       port1.postMessage(message);
-      Atomics.store(wake, 0, 1);
-      Atomics.notify(wake, 0);
-      // The worker marks the word 2 once it has read the message.
-      const read = Atomics.waitAsync(wake, 0, 1);
-      return read.async ? read.value.then(() => {}) : Promise.resolve();
+      return () => {
+        Atomics.store(wake, 0, 1);
+        Atomics.notify(wake, 0);
+        // The worker marks the word 2 once it has read the message.
+        const read = Atomics.waitAsync(wake, 0, 1);
+        return read.async ? read.value.then(() => {}) : Promise.resolve();
+      };
     };
   }
   const worker = new wt.Worker(url, {
@@ -55,7 +57,10 @@ export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
   return {
     id: worker.threadId,
     post: (message, transfer) => worker.postMessage(message, transfer),
-    handOver: handOver ?? ((message) => Promise.resolve(worker.postMessage(message))),
+    handOver: handOver ?? ((message) => {
+      worker.postMessage(message);
+      return () => Promise.resolve();
+    }),
     onMessage: (listener) => {
       worker.on("message", listener);
     },
@@ -88,11 +93,12 @@ export function threadHostPort(): HostPort | null {
       port.on("message", listener);
     },
     nextMessage,
-    handedOver: () => {
+    handedOver: (rehearsal) => {
       const handover = handoverOf(wt.workerData);
       if (handover === undefined) return nextMessage();
       const channel = handover.port;
       const word = new Int32Array(handover.wake);
+      if (rehearsal !== undefined) rehearse(rehearsal);
       Atomics.wait(word, 0, 0);
       const got = wt.receiveMessageOnPort(channel);
       Atomics.store(word, 0, 2);
@@ -111,6 +117,20 @@ export function threadHostPort(): HostPort | null {
       });
     },
   };
+}
+
+/** Sends `message` through a channel of its own and reads it, as a handover is read. */
+function rehearse(message: unknown): void {
+  const { port1, port2 } = new wt.MessageChannel();
+  try {
+    port1.postMessage(message);
+    wt.receiveMessageOnPort(port2);
+  } catch {
+    // Only a rehearsal: the real message says what is wrong with it.
+  } finally {
+    port1.close();
+    port2.close();
+  }
 }
 
 /** The current thread's id, `0` on the main thread. */
