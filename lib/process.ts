@@ -521,6 +521,18 @@ function scheduleSpare(taken?: Promise<void>, worker?: WorkerHandle): void {
   worker?.onExit(make);
 }
 
+/**
+ * Ends the waiting spare Worker, as a spare that crashed or was killed ends, and resolves
+ * once it has ended. Internal: for the tests.
+ */
+export async function endSpare(): Promise<void> {
+  const worker = spare;
+  if (worker === undefined) return;
+  const ended = new Promise<void>((resolve) => worker.onExit(() => resolve()));
+  await worker.terminate();
+  await ended;
+}
+
 /** Whether a spare Worker waits, or is about to be made. Internal: for the tests. */
 export function hasSpare(): boolean {
   return spare !== undefined || spareScheduled;

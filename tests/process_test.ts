@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
-import { hasSpare } from "../lib/process.ts";
+import { endSpare, hasSpare } from "../lib/process.ts";
 import { runChild } from "./_child.ts";
 import type * as Fixtures from "./fixtures/processes.ts";
 import { Homeless, Recorder } from "./fixtures/processes.ts";
@@ -240,6 +240,24 @@ describe("Process (mod.ts): workers", () => {
     await first.join();
     assert.equal(hasSpare(), true);
     await runsOnSpare("after-start");
+  });
+
+  test("a spare Worker that ended while it waited is not handed a process", async () => {
+    mp.Process.prepare();
+    await endSpare();
+    assert.equal(hasSpare(), false);
+    const out = cells();
+    const p = new mp.Process({
+      target: (c: Int32Array) => void Atomics.store(c, 0, 7),
+      args: [out],
+    });
+    p.start();
+    await p.join(20_000);
+    assert.equal(p.exitcode, 0, "the process runs on a Worker of its own");
+    assert.equal(out[0], 7);
+    // And the next start() finds a spare again.
+    assert.equal(hasSpare(), true);
+    await runsOnSpare("after-a-dead-spare");
   });
 
   test("a program with a spare Worker waiting still ends by itself", slow, async () => {
