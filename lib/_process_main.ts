@@ -204,7 +204,8 @@ if (isSpare(started)) {
       runtime().adoptWorkerData(undefined);
       inTask = true;
       try {
-        void run(rehearsal, true).then(() => resolve());
+        // Whatever becomes of the rehearsal, the spare goes on to wait for its process.
+        run(rehearsal, true).then(() => resolve(), () => resolve());
       } finally {
         inTask = false;
       }
