@@ -163,6 +163,19 @@ async function run(job: ProcessInit = init, rehearsal = false): Promise<void> {
   }
 }
 
+/**
+ * Runs `job` as {@linkcode run} does, from the macrotask the caller is in: the target's call
+ * takes no macrotask of its own then (inMacrotask).
+ */
+function runInTask(job: ProcessInit, rehearsal = false): Promise<void> {
+  inTask = true;
+  try {
+    return run(job, rehearsal);
+  } finally {
+    inTask = false;
+  }
+}
+
 /** Takes `data` as this worker's from now on (a spare's process has come). */
 function adopt(data: unknown): void {
   runtime().adoptWorkerData(data);
@@ -201,14 +214,10 @@ if (isSpare(started)) {
   // rehearsal fails, silently; the process reports it, if its function travels as source text.
   await new Promise<void>((resolve) =>
     setImmediate(() => {
+      // Taking a process: the adopted data's first store (undefined leaves the spare's own).
       runtime().adoptWorkerData(undefined);
-      inTask = true;
-      try {
-        // Whatever becomes of the rehearsal, the spare goes on to wait for its process.
-        run(rehearsal, true).then(() => resolve(), () => resolve());
-      } finally {
-        inTask = false;
-      }
+      // Whatever becomes of the rehearsal, the spare goes on to wait for its process.
+      runInTask(rehearsal, true).then(() => resolve(), () => resolve());
     })
   );
   // It waits in a macrotask, and runs its process from there up to the target's first line:
@@ -225,12 +234,7 @@ if (isSpare(started)) {
         return;
       }
       adopt(taken);
-      inTask = true;
-      try {
-        resolve(run());
-      } finally {
-        inTask = false;
-      }
+      resolve(runInTask(init));
     })
   );
 } else {
