@@ -23,7 +23,7 @@ import {
   loadFunction,
   type TaskFunction,
 } from "./reduction.ts";
-import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
+import { entryModule, type Handover, runtime, type WorkerHandle } from "./runtime/mod.ts";
 
 const processMain = entryModule("_process_main", import.meta.url);
 
@@ -539,15 +539,15 @@ export function hasSpare(): boolean {
 }
 
 /**
- * Hands `init` to the spare Worker, if one waits, and returns it with the function that wakes
- * it to read it (whose promise resolves once it has); `undefined` otherwise.
+ * Hands `init` to the spare Worker, if one waits, and returns it with the {@linkcode Handover}
+ * that wakes it to read it; `undefined` otherwise.
  */
-function takeSpare(init: ProcessInit): [WorkerHandle, () => Promise<void>] | undefined {
+function takeSpare(init: ProcessInit): [WorkerHandle, Handover] | undefined {
   const worker = spare;
   if (worker === undefined) return undefined;
-  let wake: () => Promise<void>;
+  let handover: Handover;
   try {
-    wake = worker.handOver(init);
+    handover = worker.handOver(init);
   } catch {
     // Arguments that cannot be cloned: the spare stays, and spawning reports them as usual
     // (runtimes word a clone error of a message and of workerData differently).
@@ -555,7 +555,32 @@ function takeSpare(init: ProcessInit): [WorkerHandle, () => Promise<void>] | und
   }
   spare = undefined;
   worker.ref();
-  return [worker, wake];
+  return [worker, handover];
+}
+
+// Internal, for the tests: the next spare handed a process ends instead of being woken, as a
+// spare killed or crashed between the two would.
+let endHandedSpare = false;
+
+/**
+ * Has the next spare Worker handed a process end before it reads it, as a spare that crashed
+ * or was killed then would. Internal: for the tests.
+ */
+export function endNextHandedSpare(): void {
+  endHandedSpare = true;
+}
+
+/** The error of a process whose arguments could not be cloned, or `error` itself. */
+function cloneError(name: string, error: unknown): unknown {
+  // Anything else (Deno's NotCapable, without read access to the worker's module) says its
+  // own cause.
+  if ((error as { name?: unknown } | null)?.name !== "DataCloneError") return error;
+  return new TypeError(
+    `Cannot start ${name} as its arguments cannot be cloned: ${
+      error instanceof Error ? error.message : String(error)
+    }. Pass plain data, or locks, queues and shared values from this library`,
+    { cause: error },
+  );
 }
 
 /** Runs each process in a Worker of its own, through lib/runtime/. */
@@ -590,35 +615,63 @@ const workerBackend: ProcessBackend = {
       shared: args !== spec.args,
       subclass,
     };
+    const spawn = () => runtime().spawn(processMain, { name: spec.name, data: init });
     let worker: WorkerHandle;
-    let wake: (() => Promise<void>) | undefined;
+    let handover: Handover | undefined;
     try {
-      [worker, wake] = takeSpare(init) ??
-        [runtime().spawn(processMain, { name: spec.name, data: init }), undefined];
+      [worker, handover] = takeSpare(init) ?? [spawn(), undefined];
     } catch (error) {
-      // Anything else (Deno's NotCapable, without read access to the worker's module) says
-      // its own cause.
-      if ((error as { name?: unknown } | null)?.name !== "DataCloneError") throw error;
-      throw new TypeError(
-        `Cannot start ${spec.name} as its arguments cannot be cloned: ${
-          error instanceof Error ? error.message : String(error)
-        }. Pass plain data, or locks, queues and shared values from this library`,
-        { cause: error },
-      );
+      throw cloneError(spec.name, error);
     }
+    let stopped = false;
+    let refed = true;
+    const begin = () => {
+      if (handover === undefined) return scheduleSpare();
+      if (endHandedSpare) {
+        endHandedSpare = false;
+        void worker.terminate();
+        return scheduleSpare(new Promise(() => {}), worker);
+      }
+      scheduleSpare(handover.wake(), worker);
+    };
     return {
       // A spare is woken last: its process waits for nothing of this thread's then.
-      begin: () => scheduleSpare(wake?.(), worker),
-      onExit: (listener) =>
-        worker.onExit((code, error) => {
-          // An error the child could not print itself, such as a module of it that failed to
-          // load: printed as the child prints a run()'s error, as Python prints its traceback.
-          if (error !== undefined) console.error(`Process ${spec.name}:\n${errorText(error)}`);
-          listener(code);
-        }),
-      stop: () => void worker.terminate(),
-      ref: () => worker.ref(),
-      unref: () => worker.unref(),
+      begin,
+      onExit: (listener) => {
+        const follow = (from: WorkerHandle, spared: boolean) =>
+          from.onExit((code, error) => {
+            if (spared && !stopped && !handover!.read()) {
+              // The spare ended (killed, or crashed) before it read its process, which has
+              // not begun: it runs on a Worker of its own, as it would have without a spare.
+              try {
+                worker = spawn();
+                if (!refed) worker.unref();
+                follow(worker, false);
+                return;
+              } catch (spawnError) {
+                error = spawnError;
+              }
+            }
+            // An error the child could not print itself, such as a module of it that failed
+            // to load: printed as the child prints a run()'s error, as Python prints its
+            // traceback.
+            if (error !== undefined) console.error(`Process ${spec.name}:\n${errorText(error)}`);
+            listener(code);
+          });
+        follow(worker, handover !== undefined);
+      },
+      stop: () => {
+        stopped = true;
+        void worker.terminate();
+      },
+      ref: () => {
+        refed = true;
+        worker.ref();
+      },
+      unref: () => {
+        refed = false;
+        worker.unref();
+      },
     };
   },
 };

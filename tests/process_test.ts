@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as dummy from "../dummy.ts";
 import * as mp from "../mod.ts";
-import { endSpare, hasSpare } from "../lib/process.ts";
+import { endNextHandedSpare, endSpare, hasSpare } from "../lib/process.ts";
 import { runChild } from "./_child.ts";
 import type * as Fixtures from "./fixtures/processes.ts";
 import { Homeless, Recorder } from "./fixtures/processes.ts";
@@ -258,6 +258,39 @@ describe("Process (mod.ts): workers", () => {
     // And the next start() finds a spare again.
     assert.equal(hasSpare(), true);
     await runsOnSpare("after-a-dead-spare");
+  });
+
+  test("a process handed to a spare Worker that ends before reading it still runs", async () => {
+    mp.Process.prepare();
+    assert.equal(hasSpare(), true);
+    endNextHandedSpare();
+    const out = cells();
+    const p = new mp.Process({
+      target: (c: Int32Array) => void Atomics.store(c, 0, 9),
+      args: [out],
+    });
+    p.start();
+    await p.join(20_000);
+    assert.equal(p.exitcode, 0, "the process runs on a Worker of its own");
+    assert.equal(out[0], 9);
+    assert.equal(hasSpare(), true);
+    await runsOnSpare("after-a-spare-ended-with-a-process");
+  });
+
+  test("terminate() before a spare Worker read its process ends it there", async () => {
+    mp.Process.prepare();
+    endNextHandedSpare();
+    const out = cells();
+    const p = new mp.Process({
+      target: (c: Int32Array) => void Atomics.store(c, 0, 9),
+      args: [out],
+    });
+    p.start();
+    p.terminate();
+    await p.join(20_000);
+    assert.equal(p.exitcode, -15);
+    // It was not started again on a Worker of its own.
+    assert.equal(out[0], 0);
   });
 
   test("a program with a spare Worker waiting still ends by itself", slow, async () => {

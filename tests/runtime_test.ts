@@ -120,16 +120,18 @@ describe("runtime adapter", () => {
       const cells = new Int32Array(new SharedArrayBuffer(8));
       const sent = { map: new Map([[1, "one"]]), cells };
       // Put where the worker reads it, which it does only once woken.
-      const wake = worker.handOver(sent);
+      const handover = worker.handOver(sent);
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(messages.length, 0);
+      assert.equal(handover.read(), false);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const read = await Promise.race([
-        wake().then(() => "read"),
+        handover.wake().then(() => "read"),
         new Promise((r) => (timer = setTimeout(() => r("not read after 10 s"), 10_000))),
       ]);
       clearTimeout(timer);
       assert.equal(read, "read");
+      assert.equal(handover.read(), true);
       // The message handed over, not the rehearsal the worker read before it waited.
       const back = await next() as { message: typeof sent; data: unknown };
       assert.deepEqual(back.message.map, sent.map);
@@ -157,9 +159,10 @@ describe("runtime adapter", () => {
     const worker = start();
     try {
       const reply = nextMessage(worker);
-      const wake = worker.handOver({ echo: "as a message" });
+      const handover = worker.handOver({ echo: "as a message" });
+      assert.equal(handover.read(), true);
       assert.equal(await reply, "as a message");
-      await wake();
+      await handover.wake();
     } finally {
       await worker.terminate();
     }

@@ -1,21 +1,21 @@
 // The `node:worker_threads` API, which Node implements natively and Deno and Bun implement
 // on top of their own Workers. Each runtime's adapter builds on this and adds its quirks.
 import * as wt from "node:worker_threads";
-import type { HostPort, SpawnOptions, WorkerHandle } from "./types.ts";
+import type { Handover, HostPort, SpawnOptions, WorkerHandle } from "./types.ts";
 
 // A worker spawned with `handover` starts with its data wrapped together with what its first
 // message comes through: a shared word it waits on, and its end of a MessageChannel, from
 // which it reads the message at once when woken (receiveMessageOnPort), no event loop turn.
 const HANDOVER = "@mp/multiprocessing.handover";
 
-interface Handover {
+interface HandoverData {
   wake: SharedArrayBuffer;
   port: wt.MessagePort;
 }
 
-function handoverOf(data: unknown): Handover | undefined {
+function handoverOf(data: unknown): HandoverData | undefined {
   return typeof data === "object" && data !== null && HANDOVER in data
-    ? (data as Record<string, Handover>)[HANDOVER]
+    ? (data as Record<string, HandoverData>)[HANDOVER]
     : undefined;
 }
 
@@ -23,7 +23,7 @@ function handoverOf(data: unknown): Handover | undefined {
 export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
   let workerData = options.data;
   let transferList: wt.MessagePort[] | undefined;
-  let handOver: ((message: unknown) => () => Promise<void>) | undefined;
+  let handOver: ((message: unknown) => Handover) | undefined;
   if (options.handover) {
     const wake = new Int32Array(new SharedArrayBuffer(4));
     const { port1, port2 } = new wt.MessageChannel();
@@ -31,12 +31,15 @@ export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
     transferList = [port2];
     handOver = (message) => {
       port1.postMessage(message);
-      return () => {
-        Atomics.store(wake, 0, 1);
-        Atomics.notify(wake, 0);
+      return {
+        wake: () => {
+          Atomics.store(wake, 0, 1);
+          Atomics.notify(wake, 0);
+          const read = Atomics.waitAsync(wake, 0, 1);
+          return read.async ? read.value.then(() => {}) : Promise.resolve();
+        },
         // The worker marks the word 2 once it has read the message.
-        const read = Atomics.waitAsync(wake, 0, 1);
-        return read.async ? read.value.then(() => {}) : Promise.resolve();
+        read: () => Atomics.load(wake, 0) === 2,
       };
     };
   }
@@ -59,7 +62,7 @@ export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
     post: (message, transfer) => worker.postMessage(message, transfer),
     handOver: handOver ?? ((message) => {
       worker.postMessage(message);
-      return () => Promise.resolve();
+      return { wake: () => Promise.resolve(), read: () => true };
     }),
     onMessage: (listener) => {
       worker.on("message", listener);

@@ -8,7 +8,7 @@ import { denoRuntime } from "./deno.ts";
 import { node } from "./node.ts";
 import type { Runtime } from "./types.ts";
 
-export type { HostPort, Runtime, SpawnOptions, WorkerHandle } from "./types.ts";
+export type { Handover, HostPort, Runtime, SpawnOptions, WorkerHandle } from "./types.ts";
 
 let detected: Runtime | undefined;
 

@@ -5,6 +5,20 @@
  * @module
  */
 
+/** A message handed over to a worker ({@linkcode WorkerHandle.handOver}). */
+export interface Handover {
+  /**
+   * Wakes the worker to read the message. The promise resolves once it has read it, and
+   * never if it ends first.
+   */
+  wake(): Promise<void>;
+  /**
+   * Whether the worker has read the message: a worker that ended and had not read it never
+   * saw it, and its creator may give it to another.
+   */
+  read(): boolean;
+}
+
 /** A worker as its creator sees it. */
 export interface WorkerHandle {
   /** The worker's thread id, unique within this OS process. */
@@ -17,14 +31,13 @@ export interface WorkerHandle {
   post(message: unknown, transfer?: ArrayBuffer[]): void;
   /**
    * Puts `message` where a worker spawned with {@linkcode SpawnOptions.handover} reads it
-   * ({@linkcode HostPort.handedOver}), and returns the function that wakes the worker; throws
-   * as {@linkcode WorkerHandle.post} does, before anything reaches the worker. The worker
-   * reads nothing until woken, so that the caller can finish its own work first: a woken
-   * thread waited for the CPU of a waker still busy. The promise the function returns
-   * resolves once the worker has read the message, and never if it ends first. Any other
-   * worker is sent the message as `post()` sends it, at once, and its promise resolves at once.
+   * ({@linkcode HostPort.handedOver}), and returns the {@linkcode Handover} that wakes the
+   * worker; throws as {@linkcode WorkerHandle.post} does, before anything reaches the worker.
+   * The worker reads nothing until woken, so that the caller can finish its own work first: a
+   * woken thread waited for the CPU of a waker still busy. Any other worker is sent the
+   * message as `post()` sends it, at once, and counts as having read it.
    */
-  handOver(message: unknown): () => Promise<void>;
+  handOver(message: unknown): Handover;
   /** Calls `listener` for each message the worker sends. */
   onMessage(listener: (message: unknown) => void): void;
   /**
