@@ -73,6 +73,11 @@ export interface Slot {
   send(jobs: Job[]): Array<[Job, unknown]> | undefined;
   /** The `seq` of the job running now, or 0. */
   running(): number;
+  /**
+   * Whether the slot's worker was started ahead of need and ended (killed, or crashed) before
+   * it read what the slot handed it: nothing of the pool ran there, and its jobs ran nowhere.
+   */
+  unread?(): boolean;
   /** Stops the slot at once; resolves when it has ended. */
   terminate(): Promise<void>;
   ref(): void;

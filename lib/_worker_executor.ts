@@ -30,11 +30,15 @@ import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
 
 const workerMain = entryModule("_worker_main", import.meta.url);
 
+// The progress of a prepared worker handed its WorkerInit that has not read it yet.
+const UNREAD = -1;
+
 class WorkerSlot implements Slot {
   readonly pid: number;
   readonly name: string;
   #handle: WorkerHandle;
   #progress: Int32Array;
+  #prepared: boolean;
   // Functions this worker has compiled or imported: each is sent once per worker.
   #known = new Set<number>();
 
@@ -55,9 +59,15 @@ class WorkerSlot implements Slot {
       initializer: init.initializer as FunctionDef | undefined,
       initargs: encodeShared(init.initargs) as unknown[],
     };
-    // A prepared worker has no heap limit: a pool that sets one starts its own.
-    const handle = (init.maxHeapMB === undefined ? takePrepared(data) : undefined) ??
-      runtime().spawn(workerMain, { name: this.name, data, maxHeapMB: init.maxHeapMB });
+    // A prepared worker has no heap limit: a pool that sets one starts its own. It marks its
+    // progress 0 once it has read its WorkerInit (lib/_worker_main.ts).
+    Atomics.store(this.#progress, 0, UNREAD);
+    let handle = init.maxHeapMB === undefined ? takePrepared(data) : undefined;
+    this.#prepared = handle !== undefined;
+    if (handle === undefined) {
+      Atomics.store(this.#progress, 0, 0);
+      handle = runtime().spawn(workerMain, { name: this.name, data, maxHeapMB: init.maxHeapMB });
+    }
     this.#handle = handle;
     let outOfMemory = false;
     // Results that hold instances of classes this thread has not imported wait for their
@@ -188,6 +198,10 @@ class WorkerSlot implements Slot {
     return Atomics.load(this.#progress, 0);
   }
 
+  unread(): boolean {
+    return this.#prepared && Atomics.load(this.#progress, 0) === UNREAD;
+  }
+
   terminate(): Promise<void> {
     return this.#handle.terminate();
   }
@@ -249,15 +263,50 @@ function prepareWorker(): Prepared {
 function takePrepared(data: WorkerInit): WorkerHandle | undefined {
   const entry = prepared[0];
   if (entry === undefined) return undefined;
-  try {
-    entry.handle.post(data);
-  } catch {
-    // Initargs that cannot be cloned: spawning reports them as usual.
-    return undefined;
+  if (endTaken) {
+    // Ended unread (once its slot listens: Deno tells no listener added after an exit).
+    endTaken = false;
+    queueMicrotask(() => void entry.handle.terminate());
+  } else {
+    try {
+      entry.handle.post(data);
+    } catch {
+      // Initargs that cannot be cloned: spawning reports them as usual.
+      return undefined;
+    }
   }
   prepared.shift();
   entry.handle.ref();
   return entry.handle;
+}
+
+// Internal, for the tests: the next prepared worker taken ends before it reads its WorkerInit,
+// as one killed or crashed then would.
+let endTaken = false;
+
+/**
+ * Has the next prepared worker a pool takes end before it reads what it was handed, as one
+ * that crashed or was killed then would. Internal: for the tests.
+ */
+export function endNextTakenPrepared(): void {
+  endTaken = true;
+}
+
+/**
+ * Ends the first prepared worker waiting, as one that crashed or was killed ends, and resolves
+ * once it has ended. Internal: for the tests.
+ */
+export async function endPrepared(): Promise<void> {
+  const entry = prepared[0];
+  if (entry === undefined) return;
+  const ended = new Promise<void>((resolve) => entry.handle.onExit(() => resolve()));
+  await entry.handle.terminate();
+  await ended;
+}
+
+/** The thread ids of the prepared pool workers that wait. Internal: for the tests. */
+export function preparedIds(): number[] {
+  return prepared.map((entry) => entry.handle.id);
 }
 
 /** How many prepared pool workers wait. Internal: for the tests. */

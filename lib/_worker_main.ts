@@ -81,6 +81,8 @@ if (adopted !== undefined) {
 }
 const init = runtime().workerData() as WorkerInit;
 const progress = new Int32Array(init.progress);
+// A prepared worker tells its slot that it has read its WorkerInit (lib/_worker_executor.ts).
+if (adopted !== undefined) Atomics.store(progress, 0, 0);
 
 function post(message: WorkerMessage): void {
   port.post(message);

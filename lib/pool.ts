@@ -1514,7 +1514,10 @@ export abstract class BasePool implements AsyncDisposable {
     this.#slots.delete(slot);
     const cause = error === undefined ? undefined : { cause: error };
     const detail = error === undefined ? "" : ` after an uncaught ${errorText(error, false)}`;
-    if (!state.ready && !state.retiring && this.#state !== "terminate") {
+    // A worker started ahead of need that ended before it read its start: as if it had never
+    // been, its jobs go back to the pool and another takes its place.
+    const unread = slot.unread?.() ?? false;
+    if (!state.ready && !state.retiring && this.#state !== "terminate" && !unread) {
       // It ended before it could run anything: its modules did not load, or its initializer
       // ended it. Workers started after it would likely end alike, so for a while the pool
       // starts no more (START_RETRY_AFTER_MS), and its work fails with the cause once no
@@ -1548,7 +1551,7 @@ export abstract class BasePool implements AsyncDisposable {
       }
     }
     if (
-      !state.retiring && state.ready &&
+      !state.retiring && (state.ready || unread) &&
       (this.#state === "run" || (this.#state === "close" && this.#outstanding > 0))
     ) {
       this.#spawn();

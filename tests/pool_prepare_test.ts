@@ -1,9 +1,17 @@
 // Pool.prepare(): pool workers started ahead of need, which the next pools take (issue 12,
 // "the first result of a pool whose workers were prepared ahead").
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, test } from "node:test";
 import * as dummy from "../dummy.ts";
-import { preparedWorkers } from "../lib/_worker_executor.ts";
+import {
+  endNextTakenPrepared,
+  endPrepared,
+  preparedIds,
+  preparedWorkers,
+} from "../lib/_worker_executor.ts";
 import * as mp from "../mod.ts";
 import { runChild } from "./_child.ts";
 import type * as Tasks from "./fixtures/tasks.ts";
@@ -15,8 +23,10 @@ const program = new URL("./fixtures/pool_prepare_program.ts", import.meta.url);
 const entries = [["mod.ts", mp], ["dummy.ts", dummy]] as const;
 const slow = { timeout: 60_000 };
 
-/** When this thread's clock began, as the workers' clocks count: a Worker's starts later. */
-const now = () => performance.timeOrigin + performance.now();
+/** The thread ids of the workers that run `n` tasks of `pool`, one at a time. */
+async function threadIds(pool: mp.Pool, n: number): Promise<Set<number>> {
+  return new Set(await pool.map(ref<typeof Tasks.threadIdOf>("threadIdOf"), Array(n).fill(0), 1));
+}
 
 /** Takes and ends the prepared workers a test left, so that the next test starts with none. */
 async function takeLeftovers(): Promise<void> {
@@ -33,7 +43,7 @@ describe("Pool.prepare() (mod.ts): workers started ahead of need", () => {
     await mp.Pool.prepare(2); // those waiting count: no more start
     await mp.Pool.prepare(1);
     assert.equal(preparedWorkers(), 2);
-    const before = now();
+    const ids = preparedIds();
     await using pool = new mp.Pool({
       processes: 2,
       initializer: ref<typeof Tasks.init>("init"),
@@ -51,9 +61,8 @@ describe("Pool.prepare() (mod.ts): workers started ahead of need", () => {
       assert.notEqual(self.pid, me.pid);
       assert.deepEqual(parent, { name: "MainProcess", pid: me.pid });
     }
-    // The workers' clocks began before the pool was made: they are the prepared ones.
-    const origins = await pool.map(() => performance.timeOrigin, [1, 2, 3, 4, 5, 6, 7, 8], 1);
-    for (const origin of origins) assert.ok(origin < before, `${origin} < ${before}`);
+    // The workers are the prepared ones.
+    for (const id of await threadIds(pool, 8)) assert.ok(ids.includes(id), `${id} in ${ids}`);
     assert.deepEqual(await pool.map((x: number) => x * x, [1, 2, 3]), [1, 4, 9]);
   });
 
@@ -86,12 +95,12 @@ describe("Pool.prepare() (mod.ts): workers started ahead of need", () => {
     await using pool = new mp.Pool({ processes: 1, maxtasksperchild: 1 });
     const first = await pool.apply(ref<typeof Tasks.pidOf>("pidOf"), [0]);
     await mp.Pool.prepare(1);
-    const before = now();
+    const ids = preparedIds();
     const second = await pool.apply(ref<typeof Tasks.pidOf>("pidOf"), [0]);
     assert.notEqual(second, first);
     assert.equal(preparedWorkers(), 0);
-    // Its clock began before the replacement was needed: it is the prepared one.
-    assert.ok((await pool.apply(() => performance.timeOrigin, [])) < before);
+    // The replacement is the prepared worker (whose one task ends it in turn).
+    assert.deepEqual([...await threadIds(pool, 1)], ids);
   });
 
   test("a task that fails or ends its prepared worker fails alone, and the pool goes on", async () => {
@@ -108,6 +117,60 @@ describe("Pool.prepare() (mod.ts): workers started ahead of need", () => {
       { name: "RangeError", message: "task refused" },
     );
     assert.deepEqual(await pool.map((x: number) => x - 1, [1, 2, 3], 1), [0, 1, 2]);
+  });
+
+  test("a prepared worker that ended while it waited is not taken", async () => {
+    await takeLeftovers();
+    await mp.Pool.prepare(2);
+    const ids = preparedIds();
+    await endPrepared();
+    assert.equal(preparedWorkers(), 1);
+    await endPrepared();
+    assert.equal(preparedWorkers(), 0);
+    await using pool = new mp.Pool(1);
+    assert.deepEqual(await pool.map((x: number) => x * 2, [1, 2, 3, 4], 1), [2, 4, 6, 8]);
+    // A worker of the pool's own.
+    for (const id of await threadIds(pool, 2)) assert.ok(!ids.includes(id), `${id} in ${ids}`);
+  });
+
+  test("a prepared worker that ends before it reads its pool's start is replaced", async () => {
+    await takeLeftovers();
+    await mp.Pool.prepare(1);
+    const ids = preparedIds();
+    endNextTakenPrepared();
+    await using pool = new mp.Pool({
+      processes: 1,
+      initializer: ref<typeof Tasks.init>("init"),
+      initargs: ["replaced"],
+    });
+    assert.equal(preparedWorkers(), 0);
+    const [{ count, tag }] = await pool.map(ref<typeof Tasks.readInit>("readInit"), [1], 1);
+    assert.deepEqual({ count, tag }, { count: 1, tag: "replaced" });
+    assert.deepEqual(await pool.map((x: number) => x + 1, [1, 2, 3], 1), [2, 3, 4]);
+    for (const id of await threadIds(pool, 2)) assert.ok(!ids.includes(id), `${id} in ${ids}`);
+  });
+
+  test("a prepared worker that its pool's initializer ends fails the work with the cause", async () => {
+    await takeLeftovers();
+    await mp.Pool.prepare(1);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mp-prepared-"));
+    const flaky = new URL("./fixtures/flaky_start.ts", import.meta.url).href;
+    try {
+      // The initializer ends the first worker that runs it, and lets any later one start.
+      await using pool = new mp.Pool({
+        processes: 1,
+        initializer: mp.fromModule<(flag: string) => void>(flaky, "exitOnce"),
+        initargs: [path.join(dir, "flag")],
+      });
+      assert.equal(preparedWorkers(), 0);
+      // Not taken for a prepared worker that ended before it began: no other worker runs it.
+      await assert.rejects(
+        pool.apply(mp.fromModule<(x: number) => number>(flaky, "double"), [1]),
+        /could not start: it ended with exit code 3/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a program with prepared workers waiting ends by itself", slow, async () => {
