@@ -6,6 +6,26 @@ import { fileURLToPath } from "node:url";
 /** Figures by experiment: operations or items per second. */
 export type Figures = Record<string, number>;
 
+const host = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+
+/**
+ * The runtime's garbage collector, or false where none is exposed: Bun's, and Node's and
+ * Deno's in a program started with --expose-gc (bench/_harness.ts's runtimeArgs()).
+ */
+export const collector: (() => void) | false = host.Bun !== undefined
+  ? () => host.Bun!.gc(true)
+  : typeof host.gc === "function"
+  ? host.gc
+  : false;
+
+/**
+ * Collects garbage, where a collector is exposed, before a timed run, so that the run does not
+ * pay for the garbage of what ran before it (mitata does so before each of its samples).
+ */
+export function collectGarbage(): void {
+  if (collector !== false) collector();
+}
+
 /** Which runtime runs this: `"deno"`, `"bun"` or `"node"`. */
 export function runtimeName(): "deno" | "bun" | "node" {
   const g = globalThis as { Deno?: unknown; Bun?: unknown };

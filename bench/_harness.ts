@@ -1,6 +1,7 @@
 // What every experiment of bench/ uses: mitata's measurement, one table per experiment with
 // a summary in mitata's words ("1.95x faster than …"), and the record each experiment returns.
 import { measure } from "mitata";
+import { collector } from "./_common.ts";
 import { SIZES, type Sizes, type Tier } from "./_sizes.ts";
 
 /** One variant of an experiment, as measured. */
@@ -51,13 +52,9 @@ export function budgetOf(tier: Tier): Budget {
 // Deno expose theirs to a program started with --expose-gc, which the bench's commands pass
 // (runtimeArgs below). Switching the flag on at run time instead made Deno's later samples up
 // to twice as slow in trials. Without a collector, Node's map of 10^6 short strings read
-// 3.2-4.1M/s in one --only=overhead run, and 5.4-8.0M/s with one.
-const host = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
-const gc = host.Bun !== undefined
-  ? () => host.Bun!.gc(true)
-  : typeof host.gc === "function"
-  ? host.gc
-  : false;
+// 3.2-4.1M/s in one --only=overhead run, and 5.4-8.0M/s with one. The collector is
+// bench/_common.ts's, which the figures timed outside mitata use too.
+const gc = collector;
 
 /**
  * The arguments that run a script of bench/ on runtime `rt` (before the script's path):

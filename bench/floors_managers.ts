@@ -34,7 +34,7 @@ import {
   Worker,
   workerData,
 } from "node:worker_threads";
-import { type Figures, runtimeName } from "./_common.ts";
+import { collectGarbage, type Figures, runtimeName } from "./_common.ts";
 
 /** How many frames `floor_tcp_pipelined` keeps in flight. */
 export const IN_FLIGHT = 16;
@@ -231,6 +231,7 @@ async function tcpRtt(n: number, inFlight: number): Promise<number> {
 async function best(repeats: number, run: () => Promise<number>): Promise<number> {
   let rate = NaN;
   for (let i = 0; i < repeats; i++) {
+    collectGarbage();
     const r = await run();
     if (Number.isNaN(rate) || r > rate) rate = r;
   }

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { type Figures, python, runtimeName } from "./_common.ts";
+import { collectGarbage, type Figures, python, runtimeName } from "./_common.ts";
 import process from "node:process";
 import { BaseManager, fromModule, Manager } from "./_lib.ts";
 import { measureFloors } from "./floors_managers.ts";
@@ -88,6 +88,7 @@ async function concurrentCallsPerSecond(d: SetGet): Promise<number> {
     await Promise.all(batch);
   });
   for (let r = 0; r < REPEATS; r++) {
+    collectGarbage();
     const t = performance.now();
     for (let i = 0; i < N; i += CONCURRENT) {
       for (let k = 0; k < CONCURRENT; k++) {
@@ -109,6 +110,7 @@ async function callsPerSecond(d: SetGet): Promise<number> {
     await d.get("k");
   });
   for (let r = 0; r < REPEATS; r++) {
+    collectGarbage();
     const t = performance.now();
     for (let i = 0; i < N; i++) {
       await d.set("k", i);

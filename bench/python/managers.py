@@ -5,6 +5,7 @@ Manager() and through a BaseManager served over TCP on 127.0.0.1, each the best 
 after --warm-up-ms (2 s unless told; half a second with --quick) of the same calls untimed
 (a warm-up, as bench/managers.ts makes: there, for the JIT to settle).
 """
+import gc
 import json
 import multiprocessing as mp
 import sys
@@ -46,6 +47,8 @@ def warm_up(d):
 
 
 def calls_per_second(d):
+    # As each timed run of bench/managers.ts starts after a collection.
+    gc.collect()
     t = time.perf_counter()
     for i in range(N):
         d["k"] = i
