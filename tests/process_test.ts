@@ -25,6 +25,21 @@ async function runsOnSpare(name: string): Promise<void> {
   assert.equal(p.exitcode, 0);
   assert.equal(out[0], p.pid);
 }
+/** A process whose target stores `value` in the first of `out`, with `out`. */
+function storing(value: number): [mp.Process, Int32Array] {
+  const out = cells();
+  const target = (c: Int32Array, v: number) => void Atomics.store(c, 0, v);
+  return [new mp.Process({ target, args: [out, value] }), out];
+}
+
+/** Starts a process that stores `value`, and checks that it ran and ended with exit code 0. */
+async function startsAndStores(value: number): Promise<void> {
+  const [p, out] = storing(value);
+  p.start();
+  await p.join(20_000);
+  assert.equal(p.exitcode, 0);
+  assert.equal(out[0], value);
+}
 // Runs until stopped: a worker needs a timer to stay alive; on the calling thread a promise
 // that never settles holds nothing, so an abandoned one cannot keep the tests running.
 const forever = () => new Promise(() => setInterval(() => {}, 1000));
@@ -246,15 +261,7 @@ describe("Process (mod.ts): workers", () => {
     mp.Process.prepare();
     await endSpare();
     assert.equal(hasSpare(), false);
-    const out = cells();
-    const p = new mp.Process({
-      target: (c: Int32Array) => void Atomics.store(c, 0, 7),
-      args: [out],
-    });
-    p.start();
-    await p.join(20_000);
-    assert.equal(p.exitcode, 0, "the process runs on a Worker of its own");
-    assert.equal(out[0], 7);
+    await startsAndStores(7);
     // And the next start() finds a spare again.
     assert.equal(hasSpare(), true);
     await runsOnSpare("after-a-dead-spare");
@@ -264,15 +271,7 @@ describe("Process (mod.ts): workers", () => {
     mp.Process.prepare();
     assert.equal(hasSpare(), true);
     endNextHandedSpare();
-    const out = cells();
-    const p = new mp.Process({
-      target: (c: Int32Array) => void Atomics.store(c, 0, 9),
-      args: [out],
-    });
-    p.start();
-    await p.join(20_000);
-    assert.equal(p.exitcode, 0, "the process runs on a Worker of its own");
-    assert.equal(out[0], 9);
+    await startsAndStores(9);
     assert.equal(hasSpare(), true);
     await runsOnSpare("after-a-spare-ended-with-a-process");
   });
@@ -280,11 +279,7 @@ describe("Process (mod.ts): workers", () => {
   test("terminate() before a spare Worker read its process ends it there", async () => {
     mp.Process.prepare();
     endNextHandedSpare();
-    const out = cells();
-    const p = new mp.Process({
-      target: (c: Int32Array) => void Atomics.store(c, 0, 9),
-      args: [out],
-    });
+    const [p, out] = storing(9);
     p.start();
     p.terminate();
     await p.join(20_000);
