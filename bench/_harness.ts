@@ -54,7 +54,6 @@ export function budgetOf(tier: Tier): Budget {
 // to twice as slow in trials. Without a collector, Node's map of 10^6 short strings read
 // 3.2-4.1M/s in one --only=overhead run, and 5.4-8.0M/s with one. The collector is
 // bench/_common.ts's, which the figures timed outside mitata use too.
-const gc = collector;
 
 /**
  * The arguments that run a script of bench/ on runtime `rt` (before the script's path):
@@ -83,10 +82,10 @@ export async function time(
 ): Promise<Row> {
   // Each round measures again, so a round's best needs only a few samples; `full` takes many.
   const options = budget.tier === "quick"
-    ? { min_samples: 1, max_samples: 2, min_cpu_time: 0, gc }
+    ? { min_samples: 1, max_samples: 2, min_cpu_time: 0, gc: collector }
     : budget.tier === "default"
-    ? { min_samples: 2, max_samples: 10, min_cpu_time: seconds * 0.25e9, gc }
-    : { min_samples: 3, max_samples: 20, min_cpu_time: seconds * 0.5e9, gc };
+    ? { min_samples: 2, max_samples: 10, min_cpu_time: seconds * 0.25e9, gc: collector }
+    : { min_samples: 3, max_samples: 20, min_cpu_time: seconds * 0.5e9, gc: collector };
   const stats = await measure(fn, options);
   return {
     name,

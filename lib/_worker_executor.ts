@@ -26,7 +26,7 @@ import {
   reduce,
   type WireError,
 } from "./reduction.ts";
-import { entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
+import { endWorker, entryModule, runtime, type WorkerHandle } from "./runtime/mod.ts";
 
 const workerMain = entryModule("_worker_main", import.meta.url);
 
@@ -297,11 +297,7 @@ export function endNextTakenPrepared(): void {
  * once it has ended. Internal: for the tests.
  */
 export async function endPrepared(): Promise<void> {
-  const entry = prepared[0];
-  if (entry === undefined) return;
-  const ended = new Promise<void>((resolve) => entry.handle.onExit(() => resolve()));
-  await entry.handle.terminate();
-  await ended;
+  if (prepared.length > 0) await endWorker(prepared[0].handle);
 }
 
 /** The thread ids of the prepared pool workers that wait. Internal: for the tests. */

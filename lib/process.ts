@@ -23,7 +23,13 @@ import {
   loadFunction,
   type TaskFunction,
 } from "./reduction.ts";
-import { entryModule, type Handover, runtime, type WorkerHandle } from "./runtime/mod.ts";
+import {
+  endWorker,
+  entryModule,
+  type Handover,
+  runtime,
+  type WorkerHandle,
+} from "./runtime/mod.ts";
 
 const processMain = entryModule("_process_main", import.meta.url);
 
@@ -526,11 +532,7 @@ function scheduleSpare(taken?: Promise<void>, worker?: WorkerHandle): void {
  * once it has ended. Internal: for the tests.
  */
 export async function endSpare(): Promise<void> {
-  const worker = spare;
-  if (worker === undefined) return;
-  const ended = new Promise<void>((resolve) => worker.onExit(() => resolve()));
-  await worker.terminate();
-  await ended;
+  if (spare !== undefined) await endWorker(spare);
 }
 
 /** Whether a spare Worker waits, or is about to be made. Internal: for the tests. */

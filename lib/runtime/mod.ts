@@ -6,13 +6,23 @@
 import { bun } from "./bun.ts";
 import { denoRuntime } from "./deno.ts";
 import { node } from "./node.ts";
-import type { Runtime } from "./types.ts";
+import type { Runtime, WorkerHandle } from "./types.ts";
 
 export type { Handover, HostPort, Runtime, SpawnOptions, WorkerHandle } from "./types.ts";
 
 let detected: Runtime | undefined;
 
 /** The adapter for the current runtime. */
+/**
+ * Ends `worker`, as a worker that crashed or was killed ends, and resolves once its exit
+ * listeners have been called. Internal: for the tests' faults.
+ */
+export async function endWorker(worker: WorkerHandle): Promise<void> {
+  const ended = new Promise<void>((resolve) => worker.onExit(() => resolve()));
+  await worker.terminate();
+  await ended;
+}
+
 export function runtime(): Runtime {
   if (detected === undefined) {
     const g = globalThis as Record<string, unknown>;
