@@ -12,7 +12,8 @@
  * `bench/floors_managers.ts`: round trips a second between two threads with nothing of ours
  * in between, which no sequential call can beat.
  *
- * Run it with any of (`--quick` takes a few seconds):
+ * Run it with any of (`--quick` takes a few seconds; `--json --n=N --repeats=R
+ * --warm-up-ms=W` prints our figures alone as JSON, as `bench/main.ts` runs it in each round):
  *
  * ```sh
  * deno run -A bench/managers.ts [--quick]
@@ -77,46 +78,48 @@ async function warmUp(step: () => Promise<unknown>): Promise<void> {
   while (performance.now() - start < warmUpMs) await step();
 }
 
-async function concurrentCallsPerSecond(d: SetGet): Promise<number> {
-  let best = 0;
+/**
+ * How many set+get pairs one step of the warm-up makes: the warm-up runs the timed run's own
+ * code, in short runs, so that the timed run starts in code the JIT has compiled (warming up
+ * on a loop of its own left the timed loop cold: on Bun, the first timed run read 167-202k
+ * calls/s right after warm-up windows of 281-364k).
+ */
+const WARM_UP_PAIRS = 64;
+
+/** Makes `n` set+get pairs, one call at a time; returns how many calls it made. */
+async function oneAtATime(d: SetGet, n: number): Promise<number> {
+  for (let i = 0; i < n; i++) {
+    await d.set("k", i);
+    await d.get("k");
+  }
+  return 2 * n;
+}
+
+/**
+ * Makes `n` set+get pairs (rounded up to a whole batch), {@linkcode CONCURRENT} pairs in
+ * flight at once; returns how many calls it made.
+ */
+async function inFlight(d: SetGet, n: number): Promise<number> {
   const batch = new Array<Promise<unknown>>(2 * CONCURRENT);
-  await warmUp(async () => {
+  for (let i = 0; i < n; i += CONCURRENT) {
     for (let k = 0; k < CONCURRENT; k++) {
-      batch[2 * k] = d.set(`k${k}`, k);
+      batch[2 * k] = d.set(`k${k}`, i + k);
       batch[2 * k + 1] = d.get(`k${k}`);
     }
     await Promise.all(batch);
-  });
-  for (let r = 0; r < REPEATS; r++) {
-    collectGarbage();
-    const t = performance.now();
-    for (let i = 0; i < N; i += CONCURRENT) {
-      for (let k = 0; k < CONCURRENT; k++) {
-        batch[2 * k] = d.set(`k${k}`, i + k);
-        batch[2 * k + 1] = d.get(`k${k}`);
-      }
-      await Promise.all(batch);
-    }
-    const calls = 2 * Math.ceil(N / CONCURRENT) * CONCURRENT;
-    best = Math.max(best, calls / ((performance.now() - t) / 1000));
   }
-  return best;
+  return 2 * Math.ceil(n / CONCURRENT) * CONCURRENT;
 }
 
-async function callsPerSecond(d: SetGet): Promise<number> {
+/** The best calls a second of `REPEATS` timed runs of `run(N)`, after a warm-up on `run`. */
+async function callsPerSecond(run: (n: number) => Promise<number>): Promise<number> {
+  await warmUp(() => run(WARM_UP_PAIRS));
   let best = 0;
-  await warmUp(async () => {
-    await d.set("k", 0);
-    await d.get("k");
-  });
   for (let r = 0; r < REPEATS; r++) {
     collectGarbage();
     const t = performance.now();
-    for (let i = 0; i < N; i++) {
-      await d.set("k", i);
-      await d.get("k");
-    }
-    best = Math.max(best, (2 * N) / ((performance.now() - t) / 1000));
+    const calls = await run(N);
+    best = Math.max(best, calls / ((performance.now() - t) / 1000));
   }
   return best;
 }
@@ -142,16 +145,16 @@ async function measure(): Promise<Figures> {
   {
     await using manager = await Manager();
     const d = await manager.dict<string, number>();
-    out.manager_dict_calls = await callsPerSecond(d);
-    out.manager_dict_calls_concurrent = await concurrentCallsPerSecond(d);
+    out.manager_dict_calls = await callsPerSecond((n) => oneAtATime(d, n));
+    out.manager_dict_calls_concurrent = await callsPerSecond((n) => inFlight(d, n));
   }
   await using server = new RemoteManager({ authkey: "secret" });
   await server.start();
   await using client = new RemoteManager({ address: server.address, authkey: "secret" });
   await client.connect();
   const d = await client.create<SetGet>("getStore");
-  out.tcp_dict_calls = await callsPerSecond(d);
-  out.tcp_dict_calls_concurrent = await concurrentCallsPerSecond(d);
+  out.tcp_dict_calls = await callsPerSecond((n) => oneAtATime(d, n));
+  out.tcp_dict_calls_concurrent = await callsPerSecond((n) => inFlight(d, n));
   // The floors, with as many round trips as the manager made calls.
   const floors = await measureFloors({ n: 2 * N, repeats: REPEATS });
   for (const [key, value] of Object.entries(floors)) {
@@ -160,7 +163,22 @@ async function measure(): Promise<Figures> {
   return out;
 }
 
-if (import.meta.main) {
+/** The number given as `--name=N` on the command line, or `fallback`. */
+function flag(name: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
+}
+
+if (import.meta.main && process.argv.includes("--json")) {
+  // One round of bench/main.ts: our figures alone, printed as JSON, from a program that ran
+  // nothing before them, as Python's side runs bench/python/managers.py in one.
+  const figures = await measureManagers({
+    n: flag("n", N),
+    repeats: flag("repeats", REPEATS),
+    warmUpMs: flag("warm-up-ms", warmUpMs),
+  });
+  console.log(JSON.stringify(figures));
+} else if (import.meta.main) {
   const rt = runtimeName();
   // One after the other: at the same time they would share the cores and slow each other.
   const ours = await measure();
