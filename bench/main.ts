@@ -602,10 +602,10 @@ async function runOurs(round: number, show: boolean): Promise<Figures> {
  * Runs `bench/<module> --json` with this runtime and its flags, in a program of its own, and
  * returns the figures it prints. The managers experiment runs so on both sides (Python's is
  * bench/python/managers.py): on Bun, after the other experiments had grown the heap, JSC's
- * background threads (its JIT, its collector and the thread that readies freed blocks, seen in
- * /proc's CPU times of each thread) ran beside a manager's two threads on two cores, and runs
- * of 20,000 set+get pairs read 130k and 193k calls/s right after the overhead experiment,
- * against 229-322k in a program of their own.
+ * background threads (its JIT, its collector, and a thread named JSCWarmUp that
+ * `BUN_JSC_useWarmUpMarkedBlocks=0` removes; seen in /proc's CPU times of each thread) ran
+ * beside a manager's two threads on two cores, and runs of 20,000 set+get pairs read 130k and
+ * 193k calls/s right after the overhead experiment, against 229-322k in a program of their own.
  */
 function ownProgram(module: string, args: string[]): Promise<Figures> {
   const script = fileURLToPath(new URL(`./${module}`, import.meta.url));
