@@ -264,7 +264,7 @@ function takePrepared(data: WorkerInit): WorkerHandle | undefined {
   const entry = prepared[0];
   if (entry === undefined) return undefined;
   if (endTaken) {
-    // Ended unread (once its slot listens: Deno tells no listener added after an exit).
+    // Ended unread, once its slot listens for the end.
     endTaken = false;
     queueMicrotask(() => void entry.handle.terminate());
   } else {

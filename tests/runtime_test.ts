@@ -18,6 +18,19 @@ function exited(worker: WorkerHandle): Promise<[number, unknown]> {
   return new Promise((resolve) => worker.onExit((code, error) => resolve([code, error])));
 }
 
+/** `promise`, or a rejection naming `what` after 10 s: a listener never called fails, not hangs. */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} was not reported within 10 s`)), 10_000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe("runtime adapter", () => {
   test("runtime() detects the runtime it runs on", () => {
     const g = globalThis as Record<string, unknown>;
@@ -79,6 +92,27 @@ describe("runtime adapter", () => {
     await worker.terminate();
     const [code] = await done;
     assert.equal(typeof code, "number");
+  });
+
+  test("onExit() added after terminate() was called still fires", async () => {
+    // Deno emits "exit" within terminate(): a listener added after the call was never called.
+    const worker = start();
+    const up = nextMessage(worker);
+    worker.post({ echo: "up" });
+    await up;
+    const terminated = worker.terminate();
+    const [code] = await within(exited(worker), "the exit of a terminated worker");
+    assert.equal(typeof code, "number");
+    await terminated;
+  });
+
+  test("onExit() added after the worker ended fires with its exit code", async () => {
+    const worker = start();
+    const ended = exited(worker);
+    worker.post({ exit: 7 });
+    await ended;
+    const [code] = await within(exited(worker), "the exit of a worker that had ended");
+    assert.equal(code, 7);
   });
 
   test("post() throws at once for a value that cannot be cloned", async () => {

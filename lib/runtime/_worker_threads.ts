@@ -57,6 +57,13 @@ export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
   worker.on("error", (error) => {
     lastError = error;
   });
+  // The exit code once the worker has ended, for a listener added after that: Deno emits
+  // "exit" within terminate(), so a listener added after terminate() was called would never
+  // be called there (Node and Bun emit it in a later turn).
+  let exitCode: number | undefined;
+  worker.once("exit", (code) => {
+    exitCode = code;
+  });
   return {
     id: worker.threadId,
     post: (message, transfer) => worker.postMessage(message, transfer),
@@ -68,7 +75,12 @@ export function spawnThread(url: URL, options: SpawnOptions): WorkerHandle {
       worker.on("message", listener);
     },
     onExit: (listener) => {
-      worker.once("exit", (code) => listener(code, lastError));
+      if (exitCode === undefined) {
+        worker.once("exit", (code) => listener(code, lastError));
+      } else {
+        const code = exitCode;
+        queueMicrotask(() => listener(code, lastError));
+      }
     },
     terminate: async () => {
       await worker.terminate();

@@ -43,7 +43,8 @@ export interface WorkerHandle {
   /**
    * Calls `listener` once when the worker has ended, with its exit code and, after an
    * uncaught error, that error (`code` `ERR_WORKER_OUT_OF_MEMORY` when it passed its heap
-   * limit).
+   * limit). A listener added after the worker ended (or after `terminate()` was called) is
+   * called too, in a microtask.
    */
   onExit(listener: (exitCode: number, error: unknown) => void): void;
   /** Stops the worker at once; resolves when it has ended. */
