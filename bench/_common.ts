@@ -1,6 +1,7 @@
 // What the bench programs share: the runtime's name, and running a Python script of
 // bench/python/ that prints one JSON object of figures.
 import { execFile } from "node:child_process";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 /** Figures by experiment: operations or items per second. */
@@ -27,6 +28,11 @@ export function collectGarbage(): void {
 }
 
 /** Which runtime runs this: `"deno"`, `"bun"` or `"node"`. */
+/** The value given as `--name=value` on the command line, if any. */
+export function flag(name: string): string | undefined {
+  return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+
 export function runtimeName(): "deno" | "bun" | "node" {
   const g = globalThis as { Deno?: unknown; Bun?: unknown };
   return g.Deno !== undefined ? "deno" : g.Bun !== undefined ? "bun" : "node";

@@ -52,7 +52,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { type Figures, python, runtimeName } from "./_common.ts";
+import { type Figures, flag, python, runtimeName } from "./_common.ts";
 import { budgetOf, columns, perSecond, report, type Result, runtimeArgs } from "./_harness.ts";
 import { count, SIZES, type Sizes, type Tier } from "./_sizes.ts";
 import { chunksize } from "./exp_chunksize.ts";
@@ -68,7 +68,6 @@ import { IN_FLIGHT } from "./floors_managers.ts";
 import { measurePrimitives, PRIMITIVE_TARGETS } from "./primitives.ts";
 
 const args = process.argv.slice(2);
-const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const TIER: Tier = args.includes("--quick")
   ? "quick"
   : args.includes("--full")

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { collectGarbage, type Figures, python, runtimeName } from "./_common.ts";
+import { collectGarbage, type Figures, flag, python, runtimeName } from "./_common.ts";
 import process from "node:process";
 import { BaseManager, fromModule, Manager } from "./_lib.ts";
 import { measureFloors } from "./floors_managers.ts";
@@ -163,19 +163,13 @@ async function measure(): Promise<Figures> {
   return out;
 }
 
-/** The number given as `--name=N` on the command line, or `fallback`. */
-function flag(name: string, fallback: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
-}
-
 if (import.meta.main && process.argv.includes("--json")) {
   // One round of bench/main.ts: our figures alone, printed as JSON, from a program that ran
   // nothing before them, as Python's side runs bench/python/managers.py in one.
   const figures = await measureManagers({
-    n: flag("n", N),
-    repeats: flag("repeats", REPEATS),
-    warmUpMs: flag("warm-up-ms", warmUpMs),
+    n: Number(flag("n") ?? N),
+    repeats: Number(flag("repeats") ?? REPEATS),
+    warmUpMs: Number(flag("warm-up-ms") ?? warmUpMs),
   });
   console.log(JSON.stringify(figures));
 } else if (import.meta.main) {

@@ -264,9 +264,9 @@ function takePrepared(data: WorkerInit): WorkerHandle | undefined {
   const entry = prepared[0];
   if (entry === undefined) return undefined;
   if (endTaken) {
-    // Ended unread, once its slot listens for the end.
+    // Ended unread.
     endTaken = false;
-    queueMicrotask(() => void entry.handle.terminate());
+    void entry.handle.terminate();
   } else {
     try {
       entry.handle.post(data);
