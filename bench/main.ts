@@ -53,19 +53,12 @@ import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type Figures, flag, python, runtimeName } from "./_common.ts";
-import { budgetOf, columns, perSecond, report, type Result, runtimeArgs } from "./_harness.ts";
+import { columns, perSecond, report, type Result, runtimeArgs } from "./_harness.ts";
 import { count, SIZES, type Sizes, type Tier } from "./_sizes.ts";
-import { chunksize } from "./exp_chunksize.ts";
-import { cpu } from "./exp_cpu.ts";
-import { io } from "./exp_io.ts";
-import { overhead } from "./exp_overhead.ts";
-import { pi } from "./exp_pi.ts";
-import { processes } from "./exp_processes.ts";
-import { measurePools } from "./js_pools.ts";
 import { form } from "./_lib.ts";
 import { CONCURRENT } from "./managers.ts";
 import { IN_FLIGHT } from "./floors_managers.ts";
-import { measurePrimitives, PRIMITIVE_TARGETS } from "./primitives.ts";
+import { PRIMITIVE_TARGETS } from "./primitives.ts";
 
 const args = process.argv.slice(2);
 const TIER: Tier = args.includes("--quick")
@@ -88,14 +81,8 @@ const resultFile = (runtime: string, ext: "json" | "svg") =>
     RESULTS,
   );
 
-const EXPERIMENTS: Record<string, (budget: ReturnType<typeof budgetOf>) => Promise<Result>> = {
-  cpu,
-  processes,
-  chunksize,
-  pi,
-  io,
-  overhead,
-};
+/** The experiments with a table of their own, in the order they run (see bench/experiment.ts). */
+const EXPERIMENTS = ["cpu", "processes", "chunksize", "pi", "io", "overhead"];
 
 /** Python's figures for each experiment (bench/python/experiments.py). */
 const PYTHON_FIGURES: Record<string, string[]> = {
@@ -125,7 +112,7 @@ const selected = (name: string) => ONLY === undefined || ONLY.includes(name);
 // redis-server is installed. Its ratios come from clusterRatios() in ratioDefs().
 const clusterBench = await import("./cluster.ts");
 if (ONLY?.includes("cluster") || (ONLY === undefined && clusterBench.haveRedisServer())) {
-  EXPERIMENTS.cluster = clusterBench.cluster;
+  EXPERIMENTS.push("cluster");
   PYTHON_FIGURES.cluster = clusterBench.CLUSTER_PYTHON;
 }
 
@@ -548,21 +535,26 @@ export function chart(run: Run): string {
     `${axis}${rows.join("")}${legend}${notes}</svg>\n`;
 }
 
-/** Runs our experiments once, for one round; prints their tables when `show`. */
+/**
+ * Runs our experiments once, for one round, each in a program of its own (bench/experiment.ts,
+ * whose doc says why); prints their tables when `show`.
+ */
 async function runOurs(round: number, show: boolean): Promise<Figures> {
-  const budget = budgetOf(TIER);
   const ours: Figures = {};
-  for (const [name, experiment] of Object.entries(EXPERIMENTS)) {
+  for (const name of EXPERIMENTS) {
     if (!selected(name)) continue;
     progress(`round ${round}/${ROUNDS}: ours, ${name}`);
-    const result = await experiment(budget);
+    const result = await ownProgram<Result>("experiment.ts", [`--name=${name}`, `--tier=${TIER}`]);
     progress("");
     if (show) report(result);
     Object.assign(ours, result.figures);
   }
   if (selected("primitives")) {
     progress(`round ${round}/${ROUNDS}: ours, primitives`);
-    const figures = await measurePrimitives(TIER !== "full");
+    const figures = await ownProgram<Figures>("experiment.ts", [
+      "--name=primitives",
+      `--tier=${TIER}`,
+    ]);
     progress("");
     if (show) {
       console.log("\n7. primitives (best of runs)");
@@ -577,7 +569,8 @@ async function runOurs(round: number, show: boolean): Promise<Figures> {
   }
   if (selected("managers")) {
     progress(`round ${round}/${ROUNDS}: ours, managers`);
-    const figures = await ownProgram("managers.ts", [
+    const figures = await ownProgram<Figures>("managers.ts", [
+      "--json",
       `--n=${SIZES[TIER].managerCalls}`,
       "--repeats=1",
       `--warm-up-ms=${SIZES[TIER].managerWarmUpMs}`,
@@ -598,59 +591,81 @@ async function runOurs(round: number, show: boolean): Promise<Figures> {
 }
 
 /**
- * Runs `bench/<module> --json` with this runtime and its flags, in a program of its own, and
- * returns the figures it prints. The managers experiment runs so on both sides (Python's is
- * bench/python/managers.py): on Bun, after the other experiments had grown the heap, JSC's
- * background threads (its JIT, its collector, and a thread named JSCWarmUp that
- * `BUN_JSC_useWarmUpMarkedBlocks=0` removes; seen in /proc's CPU times of each thread) ran
- * beside a manager's two threads on two cores, and runs of 20,000 set+get pairs read 130k and
- * 193k calls/s right after the overhead experiment, against 229-322k in a program of their own.
+ * Runs `bench/<module>` with this runtime and its flags, in a program of its own, and returns
+ * what it prints on its last line, as JSON. Every experiment runs so, on every side (Python's
+ * are bench/python/experiments.py, once per experiment, and managers.py): run one after the
+ * other in one program, a late experiment paid for the heap the earlier ones had grown. On
+ * Bun, after the other experiments, JSC's background threads (its JIT, its collector, and a
+ * thread named JSCWarmUp that `BUN_JSC_useWarmUpMarkedBlocks=0` removes; seen in /proc's CPU
+ * times of each thread) ran beside a manager's two threads on two cores, and runs of 20,000
+ * set+get pairs read 130k and 193k calls/s right after the overhead experiment, against
+ * 229-322k in a program of their own.
  */
-function ownProgram(module: string, args: string[]): Promise<Figures> {
+function ownProgram<T>(module: string, args: string[]): Promise<T> {
   const script = fileURLToPath(new URL(`./${module}`, import.meta.url));
-  const argv = [...runtimeArgs(runtimeName()), script, "--json", ...args];
+  const argv = [...runtimeArgs(runtimeName()), script, ...args];
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, argv, { timeout: 600_000 }, (error, out, err) => {
-      if (error !== null) {
-        reject(new Error(`Cannot run bench/${module}: ${error.message}\n${err}`));
-      } else {
-        resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Figures);
-      }
-    });
+    execFile(
+      process.execPath,
+      argv,
+      { timeout: 1_800_000, maxBuffer: 64 * 2 ** 20 },
+      (error, out, err) => {
+        if (error !== null) {
+          reject(new Error(`Cannot run bench/${module}: ${error.message}\n${err}`));
+        } else {
+          resolve(JSON.parse(out.trim().split("\n").at(-1)!) as T);
+        }
+      },
+    );
   });
 }
 
-/** Runs Python's side once, for one round: the selected experiments at our sizes. */
+/**
+ * Runs Python's side once, for one round: the selected experiments at our sizes, each in a
+ * program of its own, as ours run.
+ */
 async function runPython(round: number): Promise<Figures | undefined> {
-  const keys = Object.entries(PYTHON_FIGURES).filter(([name]) => selected(name)).flatMap((
-    [, k],
-  ) => k);
-  progress(`round ${round}/${ROUNDS}: Python`);
-  const main = keys.length === 0 ? undefined : await python("experiments.py", [
-    `--sizes=${JSON.stringify(SIZES[TIER])}`,
-    "--repeats=1",
-    `--only=${keys.join(",")}`,
-  ]);
-  const prims = selected("primitives")
-    ? await python("primitives.py", TIER === "full" ? [] : ["--quick"])
-    : undefined;
-  const managers = selected("managers")
-    ? await python("managers.py", [
+  const figures: Figures = {};
+  let any = false;
+  for (const [name, keys] of Object.entries(PYTHON_FIGURES)) {
+    if (!selected(name)) continue;
+    progress(`round ${round}/${ROUNDS}: Python, ${name}`);
+    const got = await python("experiments.py", [
+      `--sizes=${JSON.stringify(SIZES[TIER])}`,
+      "--repeats=1",
+      `--only=${keys.join(",")}`,
+    ]);
+    if (got !== undefined) any = true;
+    Object.assign(figures, got);
+  }
+  if (selected("primitives")) {
+    progress(`round ${round}/${ROUNDS}: Python, primitives`);
+    const got = await python("primitives.py", TIER === "full" ? [] : ["--quick"]);
+    if (got !== undefined) any = true;
+    Object.assign(figures, got);
+  }
+  if (selected("managers")) {
+    progress(`round ${round}/${ROUNDS}: Python, managers`);
+    const got = await python("managers.py", [
       `--n=${SIZES[TIER].managerCalls}`,
       "--repeats=1",
       `--warm-up-ms=${SIZES[TIER].managerWarmUpMs}`,
-    ])
-    : undefined;
+    ]);
+    if (got !== undefined) any = true;
+    Object.assign(figures, got);
+  }
   progress("");
-  return main === undefined && prims === undefined && managers === undefined
-    ? undefined
-    : { ...main, ...prims, ...managers };
+  return any ? figures : undefined;
 }
 
+/** Runs the JavaScript pools once, for one round, in a program of their own. */
 async function runPools(round: number): Promise<Record<string, Figures> | undefined> {
   if (!selected("overhead")) return undefined;
   progress(`round ${round}/${ROUNDS}: JavaScript pools`);
-  const pools = await measurePools({ tasks: SIZES[TIER].poolTasks, runs: 1 });
+  const pools = await ownProgram<Record<string, Figures>>("js_pools_main.ts", [
+    `--tasks=${SIZES[TIER].poolTasks}`,
+    "--runs=1",
+  ]);
   progress("");
   return pools;
 }
@@ -838,7 +853,7 @@ if (import.meta.main) {
     process.exit(2);
   }
   // A name that is no experiment would otherwise run nothing and print an empty table.
-  const known = [...new Set([...Object.keys(EXPERIMENTS), "primitives", "managers", "cluster"])];
+  const known = [...new Set([...EXPERIMENTS, "primitives", "managers", "cluster"])];
   const unknown = ONLY?.filter((name) => !known.includes(name)) ?? [];
   if (unknown.length > 0) {
     console.error(
