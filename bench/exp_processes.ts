@@ -28,7 +28,7 @@ const SPARE_BOOT_MS = 300;
 async function spareStart(budget: Budget): Promise<Row> {
   const at = new Float64Array(new SharedArrayBuffer(8));
   const stamp = (a: Float64Array) => void (a[0] = performance.timeOrigin + performance.now());
-  const samples = budget.quick ? 3 : budget.tier === "default" ? 7 : 15;
+  const samples = budget.quick ? 3 : budget.tier === "default" ? 5 : 15;
   const times: number[] = [];
   Process.prepare();
   for (let i = 0; i < samples; i++) {

@@ -613,6 +613,8 @@ function ownProgram<T>(module: string, args: string[]): Promise<T> {
         if (error !== null) {
           reject(new Error(`Cannot run bench/${module}: ${error.message}\n${err}`));
         } else {
+          // What it said on the side (a JavaScript pool skipped, and why) stays in sight.
+          if (err !== "") process.stderr.write(err);
           resolve(JSON.parse(out.trim().split("\n").at(-1)!) as T);
         }
       },
