@@ -51,8 +51,9 @@ export const SIZES: Record<Tier, Sizes> = {
     rounds: 1,
   },
   // Timed on 2 cores, one round on Deno at the sizes before these (50 processes, map of 10^6,
-  // 30k pool tasks, 1 s warm-ups): 75 s ours and 27 s Python's, so 5.4 min a run. These fit
-  // three minutes (Deno's Workers start slowest: 20 bare ones, started and ended, took 1 s).
+  // 30k pool tasks, 1 s warm-ups): 75 s ours and 27 s Python's, so 5.4 min a run. These take
+  // 53-54 s a round there (Deno's Workers start slowest: 20 bare ones, started and ended, took
+  // 1 s), though some whole runs on Deno took up to 4 min, waiting on something not yet found.
   default: {
     job: 2 * 10 ** 6,
     tasks: 10,

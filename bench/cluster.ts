@@ -7,7 +7,7 @@
  *   workers: 2 worker processes of concurrency 2, the caller adding the jobs in bulk and
  *   taking each result from `QueueEvents`, as `job.waitUntilFinished()` does. Where BullMQ
  *   does not run on this runtime, its row says why.
- * - `map` of `sizes.map` numbers (10⁶ by default) through the cluster, beside Python's local
+ * - `map` of `sizes.map` numbers (10⁶ in a full run) through the cluster, beside Python's local
  *   `Pool(2).map` of the same numbers (`map_items_per_s` of `bench/python/experiments.py`).
  *
  * `bench/main.ts --only=cluster` runs it in rounds with Python; without `--only`, it runs when
