@@ -7,6 +7,7 @@ import { connect, createServer, type Server as NetServer, type Socket } from "no
 import { describe, test } from "node:test";
 import { SocketConnection } from "../lib/_socket.ts";
 import * as mp from "../mod.ts";
+import { within } from "./_within.ts";
 
 /** Resolves every `arrive(n)` once `n` calls have arrived: none returns before the last. */
 export class Gate {
@@ -35,21 +36,6 @@ const gate = new Gate();
 
 class GateManager extends mp.BaseManager {}
 GateManager.register("gate", () => gate);
-
-/** Rejects after `ms` unless `promise` settles first; the timer never outlives the test. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A connected pair of sockets on 127.0.0.1. */
 async function socketPair(): Promise<{ a: Socket; b: Socket; server: NetServer }> {

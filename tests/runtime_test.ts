@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { entryModule, runtime, type WorkerHandle } from "../lib/runtime/mod.ts";
 import { checkNodeVersion } from "../lib/_version.ts";
 import { runChild } from "./_child.ts";
+import { within } from "./_within.ts";
 
 const echo = new URL("./fixtures/echo_worker.ts", import.meta.url);
 
@@ -16,19 +17,6 @@ function nextMessage(worker: WorkerHandle): Promise<unknown> {
 
 function exited(worker: WorkerHandle): Promise<[number, unknown]> {
   return new Promise((resolve) => worker.onExit((code, error) => resolve([code, error])));
-}
-
-/** `promise`, or a rejection naming `what` after 10 s: a listener never called fails, not hangs. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} was not reported within 10 s`)), 10_000);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe("runtime adapter", () => {
@@ -101,7 +89,7 @@ describe("runtime adapter", () => {
     worker.post({ echo: "up" });
     await up;
     const terminated = worker.terminate();
-    const [code] = await within(exited(worker), "the exit of a terminated worker");
+    const [code] = await within(exited(worker), 10_000, "the exit of a terminated worker");
     assert.equal(typeof code, "number");
     await terminated;
   });
@@ -111,7 +99,7 @@ describe("runtime adapter", () => {
     const ended = exited(worker);
     worker.post({ exit: 7 });
     await ended;
-    const [code] = await within(exited(worker), "the exit of a worker that had ended");
+    const [code] = await within(exited(worker), 10_000, "the exit of a worker that had ended");
     assert.equal(code, 7);
   });
 
