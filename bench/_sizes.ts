@@ -52,8 +52,10 @@ export const SIZES: Record<Tier, Sizes> = {
   },
   // Timed on 2 cores, one round on Deno at the sizes before these (50 processes, map of 10^6,
   // 30k pool tasks, 1 s warm-ups): 75 s ours and 27 s Python's, so 5.4 min a run. These take
-  // 53-54 s a round there (Deno's Workers start slowest: 20 bare ones, started and ended, took
-  // 1 s), though some whole runs on Deno took up to 4 min, waiting on something not yet found.
+  // 53-61 s a round there (Deno's Workers start slowest: 20 bare ones, started and ended, took
+  // 1 s), and whole runs on Deno took 2m45s-2m55s once BullMQ's lost completion events stopped
+  // costing a minute each (bench/cluster.ts, LostEvents); each round's steps are timed in the
+  // JSON (rounds[].seconds).
   default: {
     job: 2 * 10 ** 6,
     tasks: 10,

@@ -124,6 +124,8 @@ export interface Round {
   ours: Figures;
   python: Figures | undefined;
   pools: Record<string, Figures> | undefined;
+  /** Wall seconds of each step of the round (a program of its own each), in the order run. */
+  seconds: Record<string, number>;
 }
 
 /** A figure's median over the rounds, with the lowest and highest round. */
@@ -251,6 +253,11 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
         {
           name: `map ${count(sizes.map)} ${what}: time / one-thread floor`,
           of: (o) => divide(divide(sizes.map * 1000, perS(o)), o[`${key}_floor_ms`]),
+          target: undefined,
+        },
+        {
+          name: `map ${count(sizes.map)} ${what}: time / memory-copy floor`,
+          of: (o) => divide(divide(sizes.map * 1000, perS(o)), o[`${key}_copy_ms`]),
           target: undefined,
         },
         {
@@ -433,6 +440,25 @@ function progress(text: string): void {
   if (!process.stderr.isTTY || process.env.CI) return;
   process.stderr.write(text === "" ? "\r\x1b[K" : `\r\x1b[K${text}`);
 }
+
+/** The wall seconds of the running round's steps, filled by step(). */
+let stepSeconds: Record<string, number> = {};
+
+/**
+ * Runs one step of round `round` (a side's experiment, in a program of its own), showing it in
+ * progress() and recording its wall time under `label` in the round's `seconds`: where a run's
+ * time goes, waits included.
+ */
+async function step<T>(round: number, label: string, run: () => Promise<T>): Promise<T> {
+  progress(`round ${round}/${ROUNDS}: ${label}`);
+  const start = performance.now();
+  try {
+    return await run();
+  } finally {
+    stepSeconds[label] = Math.round(performance.now() - start) / 1000;
+    progress("");
+  }
+}
 /**
  * A bar chart of the ratios, written as SVG by hand, on a log scale so that 0.5× and 60× both
  * read. Each bar starts at 1×: to the right a gain, to the left a loss. A whisker shows the
@@ -543,19 +569,26 @@ async function runOurs(round: number, show: boolean): Promise<Figures> {
   const ours: Figures = {};
   for (const name of EXPERIMENTS) {
     if (!selected(name)) continue;
-    progress(`round ${round}/${ROUNDS}: ours, ${name}`);
-    const result = await ownProgram<Result>("experiment.ts", [`--name=${name}`, `--tier=${TIER}`]);
-    progress("");
+    const result = await step(
+      round,
+      `ours, ${name}`,
+      () => ownProgram<Result>("experiment.ts", [`--name=${name}`, `--tier=${TIER}`]),
+    );
     if (show) report(result);
+    else {
+      // Only the last round's tables are shown: a row that failed in another round says so here.
+      for (const row of result.rows) {
+        if (row.samples === 0) console.log(`(round ${round}, failed: ${row.name})`);
+      }
+    }
     Object.assign(ours, result.figures);
   }
   if (selected("primitives")) {
-    progress(`round ${round}/${ROUNDS}: ours, primitives`);
-    const figures = await ownProgram<Figures>("experiment.ts", [
-      "--name=primitives",
-      `--tier=${TIER}`,
-    ]);
-    progress("");
+    const figures = await step(
+      round,
+      "ours, primitives",
+      () => ownProgram<Figures>("experiment.ts", ["--name=primitives", `--tier=${TIER}`]),
+    );
     if (show) {
       console.log("\n7. primitives (best of runs)");
       console.log(
@@ -568,14 +601,13 @@ async function runOurs(round: number, show: boolean): Promise<Figures> {
     Object.assign(ours, figures);
   }
   if (selected("managers")) {
-    progress(`round ${round}/${ROUNDS}: ours, managers`);
-    const figures = await ownProgram<Figures>("managers.ts", [
-      "--json",
-      `--n=${SIZES[TIER].managerCalls}`,
-      "--repeats=1",
-      `--warm-up-ms=${SIZES[TIER].managerWarmUpMs}`,
-    ]);
-    progress("");
+    const figures = await step(round, "ours, managers", () =>
+      ownProgram<Figures>("managers.ts", [
+        "--json",
+        `--n=${SIZES[TIER].managerCalls}`,
+        "--repeats=1",
+        `--warm-up-ms=${SIZES[TIER].managerWarmUpMs}`,
+      ]));
     if (show) {
       console.log("\n8. managers: dict proxy calls (a set and a get count as two)");
       console.log(
@@ -631,45 +663,49 @@ async function runPython(round: number): Promise<Figures | undefined> {
   let any = false;
   for (const [name, keys] of Object.entries(PYTHON_FIGURES)) {
     if (!selected(name)) continue;
-    progress(`round ${round}/${ROUNDS}: Python, ${name}`);
-    const got = await python("experiments.py", [
-      `--sizes=${JSON.stringify(SIZES[TIER])}`,
-      "--repeats=1",
-      `--only=${keys.join(",")}`,
-    ]);
+    const got = await step(round, `Python, ${name}`, () =>
+      python("experiments.py", [
+        `--sizes=${JSON.stringify(SIZES[TIER])}`,
+        "--repeats=1",
+        `--only=${keys.join(",")}`,
+      ]));
     if (got !== undefined) any = true;
     Object.assign(figures, got);
   }
   if (selected("primitives")) {
-    progress(`round ${round}/${ROUNDS}: Python, primitives`);
-    const got = await python("primitives.py", TIER === "full" ? [] : ["--quick"]);
+    const got = await step(
+      round,
+      "Python, primitives",
+      () => python("primitives.py", TIER === "full" ? [] : ["--quick"]),
+    );
     if (got !== undefined) any = true;
     Object.assign(figures, got);
   }
   if (selected("managers")) {
-    progress(`round ${round}/${ROUNDS}: Python, managers`);
-    const got = await python("managers.py", [
-      `--n=${SIZES[TIER].managerCalls}`,
-      "--repeats=1",
-      `--warm-up-ms=${SIZES[TIER].managerWarmUpMs}`,
-    ]);
+    const got = await step(round, "Python, managers", () =>
+      python("managers.py", [
+        `--n=${SIZES[TIER].managerCalls}`,
+        "--repeats=1",
+        `--warm-up-ms=${SIZES[TIER].managerWarmUpMs}`,
+      ]));
     if (got !== undefined) any = true;
     Object.assign(figures, got);
   }
-  progress("");
   return any ? figures : undefined;
 }
 
 /** Runs the JavaScript pools once, for one round, in a program of their own. */
 async function runPools(round: number): Promise<Record<string, Figures> | undefined> {
   if (!selected("overhead")) return undefined;
-  progress(`round ${round}/${ROUNDS}: JavaScript pools`);
-  const pools = await ownProgram<Record<string, Figures>>("js_pools_main.ts", [
-    `--tasks=${SIZES[TIER].poolTasks}`,
-    "--runs=1",
-  ]);
-  progress("");
-  return pools;
+  return await step(
+    round,
+    "JavaScript pools",
+    () =>
+      ownProgram<Record<string, Figures>>("js_pools_main.ts", [
+        `--tasks=${SIZES[TIER].poolTasks}`,
+        "--runs=1",
+      ]),
+  );
 }
 
 async function runHere(): Promise<Run> {
@@ -694,7 +730,9 @@ async function runHere(): Promise<Run> {
       ours: {},
       python: undefined,
       pools: undefined,
+      seconds: {},
     };
+    stepSeconds = round.seconds;
     for (const side of order) {
       if (side === "ours") round.ours = await runOurs(r, r === ROUNDS);
       else if (side === "python") {
@@ -727,6 +765,11 @@ async function runHere(): Promise<Run> {
   };
   console.log(
     `\nload average before each round: ${rounds.map((r) => r.load[0].toFixed(2)).join(", ")}`,
+  );
+  console.log(
+    `wall seconds of each round: ${
+      rounds.map((r) => Object.values(r.seconds).reduce((a, b) => a + b, 0).toFixed(0)).join(", ")
+    } (each step's in the JSON's rounds[].seconds)`,
   );
   if (COMPARE) printComparison(run);
   printRatios(run.ratios, rounds.length);
