@@ -16,7 +16,10 @@
  * rounds, in turn (ours, Python, the JS pools; then Python, the JS pools, ours; …), with the
  * load average recorded before each round. Each figure is the median of its rounds, printed
  * with its spread (lowest–highest); each ratio is computed within each round, and a ratio whose
- * rounds fall on both sides of its target is "undecided", never "met".
+ * rounds fall on both sides of its target is "undecided", never "met". Before each round the
+ * harness times a fixed piece of work on one thread and on two at once (`_capacity.ts`), and
+ * records it; a full run also waits (up to a minute) while the machine's cores are taken, times
+ * the work again after each round, and times a round again (at most twice) that ended so.
  *
  * Flags:
  * - (none): every experiment at sizes that answer within about three minutes on 2 cores,
@@ -56,6 +59,7 @@ import { type Figures, flag, python, runtimeName } from "./_common.ts";
 import { columns, perSecond, report, type Result, runtimeArgs } from "./_harness.ts";
 import { count, SIZES, type Sizes, type Tier } from "./_sizes.ts";
 import { form } from "./_lib.ts";
+import { type Capacity, probe, slowdown } from "./_capacity.ts";
 import { CONCURRENT } from "./managers.ts";
 import { IN_FLIGHT } from "./floors_managers.ts";
 import { PRIMITIVE_TARGETS } from "./primitives.ts";
@@ -69,6 +73,17 @@ const TIER: Tier = args.includes("--quick")
 const COMPARE = !args.includes("--ours-only");
 const ONLY = flag("only")?.split(",");
 const ROUNDS = Number(flag("rounds") ?? SIZES[TIER].rounds);
+/**
+ * A full run's test of a busy machine: the probe's work (bench/_capacity.ts) took this many times
+ * its best of the run, on one thread or on two at once. On 2 cores, one other program spinning
+ * made it 1.6x on two, two programs 2.1-2.3x; rounds of a full run whose one-thread CPU job ran
+ * 1.65x slower than in the next rounds read the worker pool at 1.21x sequential, not 1.9x.
+ */
+const BUSY = 1.25;
+/** How long a full run waits for a busy machine before a round, at most. */
+const BUSY_WAIT_S = 60;
+/** How many rounds a full run times again, at most, when they ended on a busy machine. */
+const BUSY_ROUNDS = 2;
 const RESULTS = new URL("./results/", import.meta.url);
 /**
  * Where a run's figures go: `<runtime>.json` and `.svg` for a full run of everything (the
@@ -126,6 +141,11 @@ export interface Round {
   pools: Record<string, Figures> | undefined;
   /** Wall seconds of each step of the round (a program of its own each), in the order run. */
   seconds: Record<string, number>;
+  /**
+   * The machine just before the round and, in a full run, just after it (bench/_capacity.ts),
+   * and the seconds a full run waited for it to be free before the round.
+   */
+  capacity?: { before: Capacity; after?: Capacity; waitedS: number };
 }
 
 /** A figure's median over the rounds, with the lowest and highest round. */
@@ -146,6 +166,11 @@ export interface Run {
   date: string;
   machine: { cpus: number; model: string; memoryGiB: number; os: string };
   rounds: Round[];
+  /**
+   * Rounds of a full run that ended on a busy machine and were timed again: kept to be read,
+   * left out of every figure and ratio.
+   */
+  busyRounds?: Round[];
   /** Medians of the rounds, with their spread. */
   ours: Record<string, Spread>;
   python: Record<string, Spread> | undefined;
@@ -716,8 +741,22 @@ async function runHere(): Promise<Run> {
     }${COMPARE ? ", with Python and the JavaScript pools" : ", ours only"}`,
   );
   const rounds: Round[] = [];
+  const busyRounds: Round[] = [];
   let noPython = false;
+  let bestOneMs = Infinity;
   for (let r = 1; r <= ROUNDS; r++) {
+    let before = await probe();
+    bestOneMs = Math.min(bestOneMs, before.oneMs);
+    let waited = 0;
+    // A full run waits, a while, for a machine whose cores are taken by something else.
+    while (
+      TIER === "full" && slowdown(before, bestOneMs) > BUSY && waited < BUSY_WAIT_S
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      waited += 5;
+      before = await probe();
+      bestOneMs = Math.min(bestOneMs, before.oneMs);
+    }
     // Turn about, so that a drift in the machine's load favours neither side.
     const order = !COMPARE ? ["ours"] : r % 2 === 1 ? ["ours", "python", "pools"] : [
       "python",
@@ -740,6 +779,22 @@ async function runHere(): Promise<Run> {
         noPython ||= round.python === undefined;
       } else round.pools = await runPools(r);
     }
+    // Only a full run, which can afford it, looks again after the round and times it again.
+    const after = TIER === "full" ? await probe() : undefined;
+    round.capacity = { before, after, waitedS: waited };
+    if (
+      after !== undefined && slowdown(after, bestOneMs) > BUSY &&
+      busyRounds.length < BUSY_ROUNDS
+    ) {
+      busyRounds.push(round);
+      console.log(
+        `(round ${r} is timed again: at its end, work of ${bestOneMs.toFixed(0)} ms took ${
+          after.oneMs.toFixed(0)
+        } ms on one thread, ${after.twoMs.toFixed(0)} ms on two at once)`,
+      );
+      r--;
+      continue;
+    }
     rounds.push(round);
   }
   if (COMPARE && noPython) console.log("\n(python3 not found or failed: no Python figures)");
@@ -758,6 +813,7 @@ async function runHere(): Promise<Run> {
       os: `${platform()} ${arch()}`,
     },
     rounds,
+    busyRounds,
     ours: spreads(rounds.map((r) => r.ours))!,
     python: spreads(rounds.map((r) => r.python)),
     pools: poolSpreads(rounds),
@@ -765,6 +821,15 @@ async function runHere(): Promise<Run> {
   };
   console.log(
     `\nload average before each round: ${rounds.map((r) => r.load[0].toFixed(2)).join(", ")}`,
+  );
+  const machine = (c: Capacity) => `${c.oneMs.toFixed(0)}/${c.twoMs.toFixed(0)}`;
+  console.log(
+    `ms of the same work on one thread / on two at once, before each round (→ after it, in a full run): ${
+      rounds.map(({ capacity }) =>
+        machine(capacity!.before) +
+        (capacity!.after === undefined ? "" : ` → ${machine(capacity!.after)}`)
+      ).join(", ")
+    }`,
   );
   console.log(
     `wall seconds of each round: ${
