@@ -76,8 +76,10 @@ const ROUNDS = Number(flag("rounds") ?? SIZES[TIER].rounds);
 /**
  * A full run's test of a busy machine: the probe's work (bench/_capacity.ts) took this many times
  * its best of the run, on one thread or on two at once. On 2 cores, one other program spinning
- * made it 1.6x on two, two programs 2.1-2.3x; rounds of a full run whose one-thread CPU job ran
- * 1.65x slower than in the next rounds read the worker pool at 1.21x sequential, not 1.9x.
+ * made it 1.6x on two, two programs 2.1-2.3x. A full run on Deno without it timed the seed's job
+ * at 398 ms sequentially in one round and 235-242 ms in the two others, and its worker pool at
+ * 195-210 ms in all three (half the sequential time on two free cores): those rounds did not
+ * have the machine's two cores.
  */
 const BUSY = 1.25;
 /** How long a full run waits for a busy machine before a round, at most. */
