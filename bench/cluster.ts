@@ -154,7 +154,12 @@ async function startBull(port: number, jobs: number): Promise<BullSide> {
             if (w === undefined || performance.now() - Math.max(started, w.last) < BULL_QUIET_MS) {
               return;
             }
-            const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+            // A broker that stopped answering must not throw out of a timer: the run's own
+            // bound (BULL_RUN_LIMIT_MS) still ends it.
+            const counts = await queue
+              .getJobCounts("waiting", "active", "delayed", "prioritized")
+              .catch(() => undefined);
+            if (counts === undefined) return;
             const left = Object.values(counts).reduce((a, b) => a + b, 0);
             if (left === 0 && waiting === w && w.left > 0) {
               reject(
