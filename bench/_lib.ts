@@ -6,7 +6,7 @@
 // MP_BENCH_SOURCE=1) measures the sources everywhere. Workers see the same environment, so a
 // bench module that a worker imports (bench/managers.ts) gets the same copy.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { isMainThread } from "node:worker_threads";
@@ -66,6 +66,17 @@ const lib = await import(new URL(compiled ? "dist/mod.js" : "mod.ts", root).href
 export const protocol = await import(
   new URL(compiled ? "dist/lib/_protocol.js" : "lib/_protocol.ts", root).href
 ) as typeof import("../lib/_protocol.ts");
+
+/**
+ * The modules a pool's worker imports at its start, in the same form (the static imports of
+ * its entry module, lib/_worker_main), for the floor of a pool's start (exp_overhead.ts).
+ */
+export function poolWorkerImports(): string[] {
+  const entry = new URL(compiled ? "dist/lib/_worker_main.js" : "lib/_worker_main.ts", root);
+  const text = readFileSync(entry, "utf8");
+  return [...text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+"(\.[^"]+)"/gm)]
+    .map((match) => new URL(match[1], entry).href);
+}
 
 /** The same-thread entry point, in the same form. */
 export const dummy = await import(

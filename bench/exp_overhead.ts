@@ -1,7 +1,9 @@
 /**
  * Experiment 6, overhead: 100,000 `applyAsync` calls of a tiny task; `map` over 10⁶ items
  * with the default chunksize; `imap` with chunksize 1 over 100,000 items; and `Pool(2)` from
- * construction to its first result, beside the runtime's bare cost of starting two Workers.
+ * construction to its first result, beside the runtime's bare cost of starting two Workers and
+ * the floor of a pool's start: two Workers that each answer a message sent as they are made,
+ * and the same after importing the modules a pool's worker imports.
  *
  * Beside each map, its floors on this thread: the bytes its chunks travel as, copied there
  * and back (`memcpy`, into a buffer made beforehand), and the calling thread's least work, that is packing the items into
@@ -12,7 +14,7 @@
  *
  * @module
  */
-import { Pool, protocol } from "./_lib.ts";
+import { Pool, poolWorkerImports, protocol } from "./_lib.ts";
 import { type Budget, rate, type Result, type Row, rowOf, time } from "./_harness.ts";
 import { bareWorkerStart } from "./js_pools.ts";
 
@@ -22,10 +24,16 @@ import { bareWorkerStart } from "./js_pools.ts";
  * Workers, one sample of each in turn, so that both sides meet the same state of the heap and
  * of the machine. Each row's best sample is its figure.
  */
-async function poolStart(inc: (x: number) => number, budget: Budget): Promise<[Row, Row, Row]> {
+async function poolStart(
+  inc: (x: number) => number,
+  budget: Budget,
+): Promise<[Row, Row, Row, Row, Row]> {
   const samples = budget.quick ? 2 : budget.tier === "default" ? 5 : 10;
+  const imports = poolWorkerImports();
   const starts: number[] = [];
   const bares: number[] = [];
+  const answers: number[] = [];
+  const loads: number[] = [];
   const prepared: number[] = [];
   const firstResult = async () => {
     const t0 = performance.now();
@@ -38,6 +46,10 @@ async function poolStart(inc: (x: number) => number, budget: Budget): Promise<[R
   for (let i = 0; i < samples; i++) {
     // The bare cost: two Workers of a plain .mjs file, which no runtime needs to transform.
     bares.push(await bareWorkerStart({ typescript: false, rounds: 1 }));
+    // The pool's least work past it: a message in and an answer out, then also the modules
+    // its worker imports first.
+    answers.push(await bareWorkerStart({ imports: [], rounds: 1 }));
+    loads.push(await bareWorkerStart({ imports, rounds: 1 }));
     starts.push(await firstResult());
     // Workers started ahead of need (Pool.prepare()), which the pool takes.
     await Pool.prepare(2);
@@ -48,6 +60,8 @@ async function poolStart(inc: (x: number) => number, budget: Budget): Promise<[R
     rowOf("Pool(2): start to first result", starts),
     rowOf("two bare Workers started", bares),
     rowOf("Pool(2) of prepared workers: start to first result", prepared),
+    rowOf("floor: two bare Workers, each answering a message", answers),
+    rowOf("floor: the same, importing the pool worker's modules first", loads),
   ];
 }
 
@@ -100,7 +114,7 @@ export async function overhead(budget: Budget): Promise<Result> {
       await time(`map of ${nMap} small objects`, () => pool.map(bump, objects), budget, nMap),
     );
   }
-  const [start, bare, prepared] = await poolStart(inc, budget);
+  const [start, bare, prepared, answer, load] = await poolStart(inc, budget);
   rows.push(start, bare);
   const floors = [
     ["numbers", xs, xs.map(inc)],
@@ -140,7 +154,7 @@ export async function overhead(budget: Budget): Promise<Result> {
       ),
     );
   }
-  rows.push(prepared);
+  rows.push(prepared, answer, load);
   return {
     title: "6. overhead: applyAsync, map and imap of a tiny task; a pool's start",
     rows,
@@ -160,6 +174,8 @@ export async function overhead(budget: Budget): Promise<Result> {
       map_objects_copy_ms: rows[11].min,
       map_objects_floor_ms: rows[12].min,
       prepared_pool_start_ms: prepared.min,
+      bare_two_answers_ms: answer.min,
+      bare_two_loads_ms: load.min,
     },
   };
 }

@@ -221,16 +221,28 @@ export async function measurePools(
  *
  * @param options `typescript` (default `true`): the worker file is `.ts`, as the pool's own
  * worker is, so on Node the figure includes type stripping (~40 ms more than `.mjs` here);
- * `false` starts a plain `.mjs` worker.
+ * `false` starts a plain `.mjs` worker. `imports`: each Worker instead imports these modules,
+ * then answers one message sent as it is made, as a pool's worker takes its first task
+ * (bench/pool_workers/answer_worker.mjs); `[]` answers with no import.
  */
 export async function bareWorkerStart(
-  options: { typescript?: boolean; rounds?: number } = {},
+  options: { typescript?: boolean; rounds?: number; imports?: string[] } = {},
 ): Promise<number> {
-  const url = workerUrl(options.typescript === false ? "bare_worker.mjs" : "bare_worker.ts");
+  const { imports } = options;
+  const name = imports !== undefined
+    ? "answer_worker.mjs"
+    : options.typescript === false
+    ? "bare_worker.mjs"
+    : "bare_worker.ts";
+  const url = workerUrl(name);
   let best = Infinity;
   for (let r = 0; r < (options.rounds ?? 3); r++) {
     const t0 = performance.now();
-    const workers = [new Worker(url), new Worker(url)];
+    const workers = [0, 1].map(() => {
+      const worker = new Worker(url, { workerData: imports });
+      if (imports !== undefined) worker.postMessage(1);
+      return worker;
+    });
     await Promise.all(
       workers.map((w) =>
         new Promise<void>((resolve, reject) => {

@@ -356,6 +356,23 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
       target: 1.1,
       atMost: true,
     },
+    // Its floor in two parts: a message in and an answer out, then the modules the pool's
+    // worker imports (bench/exp_overhead.ts).
+    {
+      name: "floor: two Workers answering a message / two bare Workers",
+      of: (o) => divide(o.bare_two_answers_ms, o.bare_two_workers_ms),
+      target: undefined,
+    },
+    {
+      name: "floor: the same, importing the pool worker's modules / two bare Workers",
+      of: (o) => divide(o.bare_two_loads_ms, o.bare_two_workers_ms),
+      target: undefined,
+    },
+    {
+      name: "Pool(2) start / that floor",
+      of: (o) => divide(o.pool_start_ms, o.bare_two_loads_ms),
+      target: undefined,
+    },
     {
       name: `${sizes.tasks} processes / Pool(4)`,
       of: (o) => divide(o.processes_ms, o.pool4_map_ms),

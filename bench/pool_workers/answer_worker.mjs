@@ -1,0 +1,13 @@
+// A bare Worker that answers the one message it is sent, after importing the modules it is
+// given (workerData: their URLs; none for the bare case): the least a pool's worker does
+// before its first result, without the pool. No top-level await, which cost Bun's bare case
+// about a quarter of a start.
+import { parentPort, workerData } from "node:worker_threads";
+
+const loaded = workerData.length === 0
+  ? undefined
+  : Promise.all(workerData.map((url) => import(url)));
+parentPort.once("message", (x) => {
+  if (loaded === undefined) parentPort.postMessage(x + 1);
+  else loaded.then(() => parentPort.postMessage(x + 1));
+});
