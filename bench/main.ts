@@ -358,21 +358,18 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
     },
     // Its floor in two parts: a message in and an answer out, then the modules the pool's
     // worker imports (bench/exp_overhead.ts).
-    {
-      name: "floor: two Workers answering a message / two bare Workers",
-      of: (o) => divide(o.bare_two_answers_ms, o.bare_two_workers_ms),
+    ...([
+      ["floor: two Workers answering a message / two bare Workers", "bare_two_answers_ms"],
+      [
+        "floor: the same, importing the pool worker's modules / two bare Workers",
+        "bare_two_loads_ms",
+      ],
+      ["Pool(2) start / that floor", "pool_start_ms", "bare_two_loads_ms"],
+    ] as const).map(([name, key, over = "bare_two_workers_ms"]): RatioDef => ({
+      name,
+      of: (o) => divide(o[key], o[over]),
       target: undefined,
-    },
-    {
-      name: "floor: the same, importing the pool worker's modules / two bare Workers",
-      of: (o) => divide(o.bare_two_loads_ms, o.bare_two_workers_ms),
-      target: undefined,
-    },
-    {
-      name: "Pool(2) start / that floor",
-      of: (o) => divide(o.pool_start_ms, o.bare_two_loads_ms),
-      target: undefined,
-    },
+    })),
     {
       name: `${sizes.tasks} processes / Pool(4)`,
       of: (o) => divide(o.processes_ms, o.pool4_map_ms),
