@@ -69,6 +69,11 @@ export interface FrameConn {
   readonly closed: boolean;
   /** The largest frame this end accepts; a longer one closes the connection. */
   maxFrame: number;
+  /**
+   * Whether a frame given to `onFrame` is good only during that call (a view of a buffer the
+   * connection reuses): its reader must copy what it keeps of it.
+   */
+  readonly lendsFrames?: boolean;
   /** Sends one frame at once (copied, or queued in order); throws once the connection ended. */
   send(payload: Uint8Array): void;
   /**
@@ -320,7 +325,7 @@ export class SocketChannel implements Channel {
   #reply(conn: FrameConn, frame: Uint8Array): void {
     let reply: [number, number, unknown];
     try {
-      reply = this.#codec.decode(frame) as [number, number, unknown];
+      reply = this.#codec.decode(frame, conn.lendsFrames) as [number, number, unknown];
     } catch (error) {
       this.#fail(error);
       // A reply that cannot be read breaks the channel: closed, it no longer holds the

@@ -79,6 +79,8 @@ export class PipeFrames implements FrameConn {
   };
   /** The largest frame this end accepts; a longer one closes the connection. */
   maxFrame: number;
+  /** Frames of up to 4 KiB are lent: each is a view of one buffer, good until the next read. */
+  readonly lendsFrames = true;
 
   /**
    * Opens one end.
@@ -169,7 +171,7 @@ export class PipeFrames implements FrameConn {
   #take(): Uint8Array | undefined {
     let frame: unknown;
     try {
-      frame = this.#in.tryReceiveBytes();
+      frame = this.#in.tryLendBytes();
     } catch (error) {
       this.#end(new EOFError("The manager's pipe broke", { cause: error }));
       return undefined;

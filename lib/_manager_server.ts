@@ -571,7 +571,7 @@ export class Server {
   #handle(conn: FrameConn, client: Client, idle: IdleTimer, frame: Uint8Array): void {
     let request: unknown;
     try {
-      request = this.#codec.decode(frame);
+      request = this.#codec.decode(frame, conn.lendsFrames);
     } catch (error) {
       // A message over the limits, or holding a proxy of no object here (another
       // manager's, or one freed), fails its call, if it says which; anything else that

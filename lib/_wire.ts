@@ -895,11 +895,13 @@ export class WireCodec {
    * Decodes a value.
    *
    * @param bytes What {@linkcode WireCodec.encode} produced on the other side.
+   * @param lent Whether `bytes` are good only until the caller returns (a buffer reused):
+   *   the values then keep no view of them.
    * @returns The value.
    * @throws {WireLimitError} If the bytes are over this codec's limits.
    * @throws {RangeError} If they are not one MessagePack value.
    */
-  decode(bytes: Uint8Array): unknown {
+  decode(bytes: Uint8Array, lent = false): unknown {
     this.#pending = 0;
     if (this.#fast) {
       const value = fastDecode(bytes);
@@ -907,8 +909,11 @@ export class WireCodec {
     }
     checkWire(bytes, this.#limits);
     // A plain Uint8Array view: binary values are views of the input, and a Buffer's would be
-    // Buffers, which compare unequal to the Uint8Array that was sent.
-    const plain = bytes.constructor === Uint8Array
+    // Buffers, which compare unequal to the Uint8Array that was sent. Lent bytes are copied
+    // first, as the values would keep views of them (the fast path above makes none).
+    const plain = lent
+      ? bytes.slice()
+      : bytes.constructor === Uint8Array
       ? bytes
       : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return this.#decoder.decode(plain);

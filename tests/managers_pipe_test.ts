@@ -29,6 +29,27 @@ for (const [label, m] of entries) {
       assert.equal(await d.get("n"), 1);
     });
 
+    test(
+      "small binary values keep their bytes after the frames read after them, both ways",
+      long,
+      async () => {
+        // Small frames that wait in the ring are read one after another from one buffer reused
+        // for each (lib/_ring.ts, tryLendBytes): a value that kept a view of it would change
+        // with the frames read after it. Calls in flight together are read so.
+        await using manager = await m.Manager();
+        const d = await manager.dict<string, unknown>();
+        const value = (i: number) =>
+          Uint8Array.from({ length: 40 + i }, (_, k) => (i * 7 + k) & 0xff);
+        const n = 50;
+        await Promise.all(Array.from({ length: n }, (_, i) => d.set(`k${i}`, value(i))));
+        await d.set("c", { tag: "x", bytes: value(300) });
+        const got = await Promise.all(Array.from({ length: n }, (_, i) => d.get(`k${i}`)));
+        await Promise.all(Array.from({ length: n }, (_, i) => d.get(`k${i}`)));
+        assert.deepEqual(got, Array.from({ length: n }, (_, i) => value(i)));
+        assert.deepEqual(await d.get("c"), { tag: "x", bytes: value(300) });
+      },
+    );
+
     test("200 calls in flight at once each settle with their own result", long, async () => {
       await using manager = await m.Manager();
       const d = await manager.dict<string, number>();
