@@ -642,10 +642,10 @@ export class Channel {
   #timedReads = 0;
   // What the last `try` call found it must wait for: the word, and the value it held.
   #waitIndex = 0;
-  // The buffer tryLendBytes lends its messages in, made on its first use.
-  #lent: Uint8Array | undefined;
   #waitValue = 0;
   #readWaitIndex = 0;
+  // The buffer tryLendBytes lends its messages in, made on its first use.
+  #lent: Uint8Array | undefined;
   // The other side's words as this thread last read them (see #tryWrite).
   #headSeen = 0;
   #gotSeen = 0;
