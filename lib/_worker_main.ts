@@ -16,6 +16,7 @@ import {
   type PackedStrings,
   RESULT_STRIDE,
   type RunMessage,
+  StringPacker,
   TASK_STRIDE,
   unpackChunk,
   unpackInto,
@@ -113,7 +114,8 @@ async function runChunk(
 
 // The list that a map's packed chunk is unpacked into, and the list its results are mapped
 // into, are kept for the next chunk once the results are packed (a chunk of strings is
-// unpacked one string at a time instead: see mapText). A list of 125,000 is 1 MB, which V8
+// unpacked one string at a time instead,
+// and its results packed as they come: see mapText). A list of 125,000 is 1 MB, which V8
 // places in its space for large objects, in fresh memory each time: 245 page faults, 3-4 ms
 // on Node on the machine the bench ran on (14 us a page). A list is taken while its chunk
 // runs, so a second chunk at the same time makes its own, and it is kept emptied.
@@ -165,15 +167,24 @@ function mapChunk(fn: AnyFunction, chunk: Chunk): unknown {
 }
 
 /**
- * Maps packed strings, each string made as its turn comes; if a result is a promise, the
- * rest of the chunk is awaited as {@linkcode mapSync} does.
+ * Maps packed strings, each string made as its turn comes, and packs the results as they come
+ * while they are strings ({@linkcode StringPacker}), else lists them; if a result is a
+ * promise, the rest of the chunk is awaited as {@linkcode mapSync} does.
  */
 function mapText(fn: AnyFunction, packed: PackedStrings): unknown {
-  const out = takeResults(packed.lengths.length);
+  const n = packed.lengths.length;
+  // Room for results a character longer than their items, before the packer grows.
+  const packer = new StringPacker(n, packed.text.length + n);
+  let out: unknown[] | undefined;
   let at = -1;
   let first: unknown;
   eachString(packed, (s, i) => {
     const value = fn(s);
+    if (out === undefined) {
+      if (packer.add(value)) return true;
+      out = takeResults(n);
+      packer.listInto(out);
+    }
     if (isThenable(value)) {
       at = i;
       first = value;
@@ -182,6 +193,7 @@ function mapText(fn: AnyFunction, packed: PackedStrings): unknown {
     out[i] = value;
     return true;
   });
+  if (out === undefined) return packer.packed();
   return at < 0 ? out : mapRest(fn, unpackChunk(packed), out, at, first);
 }
 
@@ -349,13 +361,12 @@ async function runBatch(message: RunMessage): Promise<void> {
       value = start(loaded, op, payload);
       if (isThenable(value)) value = await (needsMacrotask ? awaitWatched(value) : value);
       if (op !== Op.apply) {
-        const packed = packChunk(value as unknown[]);
+        // A list, numbers, or packed already (strings mapped by mapText).
+        const packed = Array.isArray(value) ? packChunk(value) : value as Chunk;
         // Packed, the results are in buffers: their list is free for the next chunk.
-        if (packed !== value && Array.isArray(value)) {
-          spareResults = giveBack(value, spareResults);
-        }
+        if (packed !== value) spareResults = giveBack(value as unknown[], spareResults);
         // 2 marks a packed chunk that the pool unpacks; numbers it reads as they are.
-        if (packed !== value && !(packed instanceof Float64Array)) ok = 2;
+        if (!Array.isArray(packed) && !(packed instanceof Float64Array)) ok = 2;
         // A packed chunk is this worker's own, made here: its buffers move, not copied.
         if (transfer !== undefined && !packedBuffers(packed, transfer)) transfer = undefined;
         value = packed;

@@ -12,6 +12,7 @@ import {
   type PackedObjects,
   type PackedStrings,
   SpareNumbers,
+  StringPacker,
   unpackChunk,
 } from "../lib/_protocol.ts";
 
@@ -259,6 +260,35 @@ describe("packed chunks (lib/_protocol.ts)", () => {
       assert.strictEqual(packChunk(items), items, what);
     }
   });
+
+  test("StringPacker packs strings as they come as packChunk packs their list, or stops", () => {
+    // Each case: the strings added, and how many it takes before it stops (all when it does not).
+    const few = Array.from({ length: 300 }, (_, i) => `tag-${i % 7}`);
+    const many = Array.from({ length: 300 }, (_, i) => `item-${i}`);
+    const cases: [string, unknown[], number][] = [
+      ["few distinct, as codes", few, 300],
+      ["a 257th distinct part way, on as bytes", [...few, ...many], 600],
+      ["bytes that outgrow their room", many.map((s) => s.repeat(40)), 300],
+      ["a number part way through codes", [...few.slice(0, 50), 7, ...few], 50],
+      ["a number part way through bytes", [...many, 7, ...many], 300],
+      ["non-ASCII part way through bytes", [...many, "é", ...many], 300],
+      ["non-ASCII among codes, then a 257th distinct", ["é", ...many], 256],
+      ["a 257th distinct that is not ASCII", [...many.slice(0, 256), "ü"], 256],
+    ];
+    for (const [what, items, takes] of cases) {
+      const packer = new StringPacker(items.length, 4);
+      let n = 0;
+      while (n < items.length && packer.add(items[n])) n++;
+      assert.equal(n, takes, what);
+      const listed = new Array(n);
+      packer.listInto(listed);
+      assert.deepStrictEqual(listed, items.slice(0, n), what);
+      if (n < items.length) continue;
+      const packed = packer.packed();
+      assert.deepStrictEqual(packed, packChunk(items), what);
+      assert.deepStrictEqual(unpackChunk(structuredClone(packed)), items, what);
+    }
+  });
 });
 
 for (const [entry, lib] of entries) {
@@ -394,6 +424,32 @@ for (const [entry, lib] of entries) {
       );
       assert.deepStrictEqual(shapes[299], { other: 299 });
       assert.deepStrictEqual(shapes[0], { a: 0 });
+    });
+
+    test("map of strings gives every result as it was when their kind changes part way", async () => {
+      // A worker packs a chunk's results as they come while they are strings (codes while
+      // few are distinct, then bytes), and lists them from where one is not: each change
+      // part way through a chunk must keep every result before it.
+      await using pool = new lib.Pool(2);
+      const items = Array.from({ length: 4000 }, (_, i) => `item-${i}`);
+      const kinds = (s: string) => {
+        const i = Number(s.slice(5));
+        const at = i % 1000;
+        switch (Math.floor(i / 1000)) {
+          case 0: // few distinct, then many: codes, then bytes
+            return at < 600 ? `k${at % 5}` : `${s}+`;
+          case 1: // few distinct, then not ASCII, then a number
+            return at < 300 ? `k${at % 5}` : at < 700 ? `é${at}` : at;
+          case 2: // bytes growing long, then an object, then a promise
+            return at < 500 ? s.repeat(at % 50) : at < 900 ? { at } : Promise.resolve(at);
+          default: // few distinct, then a promise at once
+            return at < 400 ? `k${at % 3}` : Promise.resolve(`late ${at}`);
+        }
+      };
+      const expected = await Promise.all(items.map(kinds));
+      for (const chunksize of [1000, 250]) {
+        assert.deepStrictEqual(await pool.map(kinds, items, chunksize), expected);
+      }
     });
 
     test("big chunks give every result as it was, chunk after chunk, whatever each returns", async () => {
