@@ -114,11 +114,11 @@ async function runChunk(
 
 // The list that a map's packed chunk is unpacked into, and the list its results are mapped
 // into, are kept for the next chunk once the results are packed (a chunk of strings is
-// unpacked one string at a time instead,
-// and its results packed as they come: see mapText). A list of 125,000 is 1 MB, which V8
-// places in its space for large objects, in fresh memory each time: 245 page faults, 3-4 ms
-// on Node on the machine the bench ran on (14 us a page). A list is taken while its chunk
-// runs, so a second chunk at the same time makes its own, and it is kept emptied.
+// unpacked one string at a time instead, and its results packed as they come: see mapText).
+// A list of 125,000 is 1 MB, which V8 places in its space for large objects, in fresh memory
+// each time: 245 page faults, 3-4 ms on Node on the machine the bench ran on (14 us a page).
+// A list is taken while its chunk runs, so a second chunk at the same time makes its own, and
+// it is kept emptied.
 const SPARE_FROM = 4096;
 let spareItems: unknown[] | undefined;
 let spareResults: unknown[] | undefined;
