@@ -44,6 +44,8 @@ for (const [label, m] of entries) {
         await Promise.all(Array.from({ length: n }, (_, i) => d.set(`k${i}`, value(i))));
         await d.set("c", { tag: "x", bytes: value(300) });
         const got = await Promise.all(Array.from({ length: n }, (_, i) => d.get(`k${i}`)));
+        // Replies read after those above, into the same buffer of the client's end, before
+        // `got` is checked: a value of `got` that kept a view of it would show their bytes.
         await Promise.all(Array.from({ length: n }, (_, i) => d.get(`k${i}`)));
         assert.deepEqual(got, Array.from({ length: n }, (_, i) => value(i)));
         assert.deepEqual(await d.get("c"), { tag: "x", bytes: value(300) });
