@@ -12,11 +12,75 @@
  * one). The new list is most of it where fresh memory is dear: on one machine each new page
  * cost 17 us, and a list of 10^6 numbers 20-34 ms.
  *
+ * Each map's page faults are counted too (minor faults, every thread of the program, in its
+ * fastest sample), and its one-thread floor's, beside the cost of one: a page of fresh memory
+ * faulted in and written.
+ * Their product over the map's time says how much of it the kernel spent handing the heap
+ * fresh memory: a map's results are made in memory the heap has just grown by.
+ *
  * @module
  */
 import { Pool, poolWorkerImports, protocol } from "./_lib.ts";
 import { type Budget, rate, type Result, type Row, rowOf, time } from "./_harness.ts";
 import { bareWorkerStart } from "./js_pools.ts";
+import process from "node:process";
+
+/** The minor page faults of every thread of this program so far. */
+function faultsSoFar(): number {
+  return process.resourceUsage().minorPageFault;
+}
+
+/**
+ * `fn` made to count its page faults: `faults()` is the count of its fastest call after the
+ * first (the first is mitata's warm-up), the sample a row's figure comes from. The count is
+ * taken when `fn`'s promise settles, or when it returns if it returns none.
+ */
+function countingFaults<T>(fn: () => T): { fn: () => T; faults: () => number | undefined } {
+  let calls = 0;
+  let best = Infinity;
+  let faults: number | undefined;
+  const done = (f0: number, t0: number) => {
+    const ms = performance.now() - t0;
+    const n = faultsSoFar() - f0;
+    if (calls++ > 0 && ms < best) [best, faults] = [ms, n];
+  };
+  return {
+    fn: () => {
+      const f0 = faultsSoFar();
+      const t0 = performance.now();
+      const out = fn();
+      if (!(out instanceof Promise)) {
+        done(f0, t0);
+        return out;
+      }
+      return out.then((v) => {
+        done(f0, t0);
+        return v;
+      }) as T;
+    },
+    faults: () => faults,
+  };
+}
+
+// A block this large is fresh memory each time it is made: glibc maps a block past 32 MiB on
+// its own and unmaps it when it is freed, and its pages fault in as they are first written.
+const FRESH_BYTES = 2 ** 26;
+const PAGE = 4096;
+
+/** The time a page of fresh memory takes to fault in and be written, per sample. */
+function pageFaultCost(samples: number): Row {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const f0 = faultsSoFar();
+    const t0 = performance.now();
+    new Uint8Array(FRESH_BYTES).fill(1);
+    const ms = performance.now() - t0;
+    const faults = faultsSoFar() - f0;
+    // An allocator that kept the block's pages since the last sample faulted none in.
+    if (faults >= FRESH_BYTES / PAGE / 2) times.push(ms / faults);
+  }
+  return rowOf("floor: a page of fresh memory faulted in and written", times);
+}
 
 /**
  * `Pool(2)` from construction to its first result, as Python's `pool_start` measures it (the
@@ -81,6 +145,8 @@ export async function overhead(budget: Budget): Promise<Result> {
   const bump = (o: { id: number; tag: string }) => ({ id: o.id + 1, tag: o.tag });
   const ys = xs.slice(0, nImap);
   const rows = [];
+  let faults: (number | undefined)[] = [];
+  const floorFaults: (number | undefined)[] = [];
   {
     await using pool = new Pool(2);
     await pool.map(inc, ys, 1);
@@ -96,7 +162,8 @@ export async function overhead(budget: Budget): Promise<Result> {
         nApply,
       ),
     );
-    rows.push(await time(`map of ${nMap} items`, () => pool.map(inc, xs), budget, nMap));
+    const numbersMap = countingFaults(() => pool.map(inc, xs));
+    rows.push(await time(`map of ${nMap} items`, numbersMap.fn, budget, nMap));
     rows.push(
       await time(
         `imap of ${nImap} items, chunksize 1`,
@@ -107,12 +174,11 @@ export async function overhead(budget: Budget): Promise<Result> {
         nImap,
       ),
     );
-    rows.push(
-      await time(`map of ${nMap} short strings`, () => pool.map(suffix, strings), budget, nMap),
-    );
-    rows.push(
-      await time(`map of ${nMap} small objects`, () => pool.map(bump, objects), budget, nMap),
-    );
+    const stringsMap = countingFaults(() => pool.map(suffix, strings));
+    rows.push(await time(`map of ${nMap} short strings`, stringsMap.fn, budget, nMap));
+    const objectsMap = countingFaults(() => pool.map(bump, objects));
+    rows.push(await time(`map of ${nMap} small objects`, objectsMap.fn, budget, nMap));
+    faults = [numbersMap.faults(), stringsMap.faults(), objectsMap.faults()];
   }
   const [start, bare, prepared, answer, load] = await poolStart(inc, budget);
   rows.push(start, bare);
@@ -137,24 +203,27 @@ export async function overhead(budget: Budget): Promise<Result> {
         nMap,
       ),
     );
-    rows.push(
-      await time(
-        `floor: map of ${nMap} ${what}, one thread`,
-        () => {
-          structuredClone(packIn());
-          const back = protocol.unpackChunk(structuredClone(out));
-          if (!(back instanceof Float64Array)) return back.length;
-          // Numbers come back as a Float64Array, which a map must still make its list from.
-          const list = new Array(back.length);
-          protocol.copyNumbers(back, list, 0);
-          return list.length;
-        },
-        budget,
-        nMap,
-      ),
-    );
+    const floor = countingFaults(() => {
+      structuredClone(packIn());
+      const back = protocol.unpackChunk(structuredClone(out));
+      if (!(back instanceof Float64Array)) return back.length;
+      // Numbers come back as a Float64Array, which a map must still make its list from.
+      const list = new Array(back.length);
+      protocol.copyNumbers(back, list, 0);
+      return list.length;
+    });
+    rows.push(await time(`floor: map of ${nMap} ${what}, one thread`, floor.fn, budget, nMap));
+    floorFaults.push(floor.faults());
   }
   rows.push(prepared, answer, load);
+  const pageFault = pageFaultCost(budget.quick ? 2 : budget.tier === "default" ? 3 : 5);
+  rows.push(pageFault);
+  const faultFigures: Record<string, number> = {};
+  ["map", "map_strings", "map_objects"].forEach((key, i) => {
+    if (faults[i] !== undefined) faultFigures[`${key}_faults`] = faults[i];
+    if (floorFaults[i] !== undefined) faultFigures[`${key}_floor_faults`] = floorFaults[i];
+  });
+  if (pageFault.samples > 0) faultFigures.page_fault_ms = pageFault.min;
   return {
     title: "6. overhead: applyAsync, map and imap of a tiny task; a pool's start",
     rows,
@@ -176,6 +245,7 @@ export async function overhead(budget: Budget): Promise<Result> {
       prepared_pool_start_ms: prepared.min,
       bare_two_answers_ms: answer.min,
       bare_two_loads_ms: load.min,
+      ...faultFigures,
     },
   };
 }
