@@ -21,7 +21,7 @@ export const collector: (() => void) | false = host.Bun !== undefined
 
 /**
  * Collects garbage, where a collector is exposed, before a timed run, so that the run does not
- * pay for the garbage of what ran before it (mitata does so before each of its samples).
+ * pay for the garbage of what ran before it (mitata does so once, before its samples).
  */
 export function collectGarbage(): void {
   if (collector !== false) collector();

@@ -45,8 +45,8 @@
  * node --expose-gc bench/main.ts [--quick | --full] [--only=…]
  * ```
  *
- * `--expose-gc` lets the harness collect garbage before each sample, as mitata does (see
- * `_harness.ts`); `npm run bench` and `deno task bench` pass it.
+ * `--expose-gc` lets the harness collect garbage before each row's samples, as mitata does
+ * (see `_harness.ts`); `npm run bench` and `deno task bench` pass it.
  *
  * @module
  */

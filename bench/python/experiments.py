@@ -264,7 +264,7 @@ def pool_start():
 
 
 def collected(run):
-    """run() after a collection, as the harness on our side (mitata) collects before each sample."""
+    """run() after a collection: the harness on our side (mitata) collects before its samples."""
     gc.collect()
     return run()
 
