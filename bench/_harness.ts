@@ -51,15 +51,15 @@ export function budgetOf(tier: Tier): Budget {
 // was tried and not kept: a forced collection gives the heap's free memory back to the system, and
 // the next sample paid to fault it in again. The overhead experiment alone, each way twice,
 // alternated: the map of 10^6 numbers read Deno 28-32M/s against 200-247M/s and Bun 34-36M/s
-// against 281-336M/s (Node 32-33M/s against 32-36M/s), short strings Node 8.1-8.5M/s against 5.7-6.7M/s but
-// Bun 3.3-3.8 against 4.2-4.6, and Deno's one-thread floor of short strings took 269-282 ms against
-// 93-156 ms. Where no collector is exposed mitata's fallback allocates 1 GiB instead, which made
-// the next samples up to twice as slow and noisy in trials: use a real collector, or none. Bun has
-// one (Bun.gc); Node and Deno expose theirs to a program started with --expose-gc, which the
-// bench's commands pass (runtimeArgs below). Switching the flag on at run time instead made Deno's
-// later samples up to twice as slow in trials. Without a collector, Node's map of 10^6 short
-// strings read 3.2-4.1M/s in one --only=overhead run, and 5.4-8.0M/s with one. The collector is
-// bench/_common.ts's, which the figures timed outside mitata use too.
+// against 281-336M/s (Node 32-33M/s against 32-36M/s), short strings Node 8.1-8.5M/s against
+// 5.7-6.7M/s but Bun 3.3-3.8 against 4.2-4.6, and Deno's one-thread floor of short strings took
+// 269-282 ms against 93-156 ms. Where no collector is exposed mitata's fallback allocates 1 GiB
+// instead, which made the next samples up to twice as slow and noisy in trials: use a real
+// collector, or none. Bun has one (Bun.gc); Node and Deno expose theirs to a program started with
+// --expose-gc, which the bench's commands pass (runtimeArgs below). Switching the flag on at run
+// time instead made Deno's later samples up to twice as slow in trials. Without a collector, Node's
+// map of 10^6 short strings read 3.2-4.1M/s in one --only=overhead run, and 5.4-8.0M/s with one.
+// The collector is bench/_common.ts's, which the figures timed outside mitata use too.
 
 /**
  * The arguments that run a script of bench/ on runtime `rt` (before the script's path):

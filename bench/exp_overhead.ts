@@ -14,9 +14,9 @@
  *
  * Each map's page faults are counted too (minor faults, every thread of the program, in its
  * fastest sample), and its one-thread floor's, beside the cost of one: a page of fresh memory
- * faulted in and written.
- * Their product over the map's time says how much of it the kernel spent handing the heap
- * fresh memory: a map's results are made in memory the heap has just grown by.
+ * faulted in and written. Their product over the map's time says how much of it the kernel
+ * spent handing the heap fresh memory: a map's results are made in memory the heap has just
+ * grown by.
  *
  * @module
  */
