@@ -535,6 +535,88 @@ function packColumn(values: unknown[]): Column {
   return values;
 }
 
+// A packer made for one shape takes the items of that shape, as the loop of packObjects does
+// (the same checks), reading each key by name: a load that the engine's inline cache serves
+// for the shape, where `item[keys[k]]` looks the key up each time. It stops at the first item
+// whose value does not fit its column, and the general loop goes on from there. Packing 10^6
+// `{ id, tag }` objects on one thread took, median of 8: Node 100 -> 55 ms, Bun 58 -> 35,
+// Deno 109 -> 64.
+type Packer = (
+  items: unknown[],
+  from: number,
+  n: number,
+  keys: string[],
+  proto: object,
+  getProto: (o: object) => object | null,
+  numbers: (Float64Array | null)[],
+  codes: (Uint8Array | null)[],
+  columns: unknown[][],
+  coders: Coder[],
+) => number;
+const packers = new Map<string, Packer | null>();
+const getPrototypeOf = Object.getPrototypeOf;
+
+/**
+ * The packer of objects with `keys`, whose columns start as `starts` says (a Float64Array
+ * for numbers, a Uint8Array for codes, an array for values); undefined where code cannot be
+ * made from strings. It returns how many items it packed, or -1 when the chunk cannot go
+ * packed.
+ */
+function packerOf(keys: string[], starts: unknown[]): Packer | undefined {
+  const kinds = starts.map((c) => c instanceof Float64Array ? 0 : c instanceof Uint8Array ? 1 : 2);
+  const id = JSON.stringify([keys, kinds]);
+  let packer = packers.get(id);
+  if (packer === undefined) {
+    const lines = keys.map((key, k) => {
+      const read = `v = o[${JSON.stringify(key)}];`;
+      if (kinds[k] === 0) return `${read} if (typeof v !== "number") return i; c${k}[i] = v;`;
+      if (kinds[k] === 1) {
+        return `${read} if (typeof v !== "string" || (v = d${k}.code(v)) < 0) return i; c${k}[i] = v;`;
+      }
+      return `${read} if (typeof v === "object" ? v !== null : typeof v === "function" || ` +
+        `typeof v === "symbol") return -1; c${k}[i] = v;`;
+    });
+    const columns = keys.map((_, k) =>
+      `const c${k} = ${kinds[k] === 0 ? "numbers" : kinds[k] === 1 ? "codes" : "columns"}[${k}]` +
+      (kinds[k] === 1 ? `, d${k} = coders[${k}];` : ";")
+    );
+    const body = `${columns.join("\n")}
+      for (let i = 0; i < n; i++) {
+        const o = items[from + i];
+        if (typeof o !== "object" || o === null || getProto(o) !== proto) return -1;
+        let k = 0;
+        for (const key in o) {
+          if (key !== keys[k]) return -1;
+          k++;
+        }
+        if (k !== ${keys.length}) return -1;
+        let v;
+        ${lines.join("\n")}
+      }
+      return n;`;
+    try {
+      packer = new Function(
+        "items",
+        "from",
+        "n",
+        "keys",
+        "proto",
+        "getProto",
+        "numbers",
+        "codes",
+        "columns",
+        "coders",
+        body,
+      ) as Packer;
+    } catch {
+      // Code from strings is switched off (Node's --disallow-code-generation-from-strings).
+      packer = null;
+    }
+    if (packers.size < 256) packers.set(id, packer);
+  }
+  return packer ?? undefined;
+}
+
 // Each item's keys are checked with for-in, which allocates nothing (Object.keys made an
 // array per item), and a column whose first value is a number is written straight into a
 // Float64Array. Packing 125,000 `{ id, tag }` objects took Node 12-63 ms before, 8-16 ms so.
@@ -556,7 +638,12 @@ function packObjects(items: unknown[], from: number, to: number): PackedObjects 
   const columns = keys.map((_, k) =>
     numbers[k] === null && codes[k] === null ? new Array<unknown>(n) : []
   );
-  for (let i = 0; i < n; i++) {
+  const fast = packerOf(keys, keys.map((_, k) => numbers[k] ?? codes[k] ?? columns[k]));
+  const start = fast === undefined
+    ? 0
+    : fast(items, from, n, keys, proto, getPrototypeOf, numbers, codes, columns, coders);
+  if (start < 0) return undefined;
+  for (let i = start; i < n; i++) {
     const item = items[from + i] as Record<string, unknown>;
     if (typeof item !== "object" || item === null) return undefined;
     if (Object.getPrototypeOf(item) !== proto) return undefined;
@@ -669,26 +756,46 @@ function unpackStrings(packed: PackedStrings | PackedCodes): string[] {
 
 // Makers of objects by shape: an object literal builds each object with its final shape at
 // once, several times faster than adding keys one by one. A column of codes is read through
-// its strings (`d[k]`) as the object is made, with no list of them in between.
+// its strings (`d[k]`) as the object is made, with no list of them in between. A column of
+// numbers, read from a Float64Array, gives doubles, which an object's field holds boxed (a
+// heap number each, on V8): whole numbers go in as integers, as copyNumbers writes them.
 type Maker = (columns: ArrayLike<unknown>[], dicts: string[][], i: number) => object;
 const makers = new Map<string, Maker>();
 
-function makerOf(keys: string[], coded: boolean[]): Maker {
-  const id = JSON.stringify([keys, coded]);
+/** How a column of packed objects is read: through codes, as numbers, or as its values. */
+type ColumnKind = "code" | "number" | "value";
+
+/** The value of a column of numbers, whole numbers as integers (-0 stays a double). */
+function integral(v: number): number {
+  const k = v | 0;
+  return k === v && (k !== 0 || 1 / v > 0) ? k : v;
+}
+
+function makerOf(keys: string[], kinds: ColumnKind[]): Maker {
+  const id = JSON.stringify([keys, kinds]);
   let maker = makers.get(id);
   if (maker === undefined) {
-    const fields = keys.map((key, k) =>
-      `${JSON.stringify(key)}: ${coded[k] ? `d[${k}][c[${k}][i]]` : `c[${k}][i]`}`
-    ).join(", ");
+    const fields = keys.map((key, k) => {
+      const value = kinds[k] === "code"
+        ? `d[${k}][c[${k}][i]]`
+        : kinds[k] === "number"
+        ? `((x = c[${k}][i]) | 0) === x && (x !== 0 || 1 / x > 0) ? x | 0 : x`
+        : `c[${k}][i]`;
+      return `${JSON.stringify(key)}: ${value}`;
+    }).join(", ");
     try {
-      maker = new Function("c", "d", "i", `return { ${fields} };`) as Maker;
+      maker = new Function("c", "d", "i", `let x; return { ${fields} };`) as Maker;
     } catch {
       // Code from strings is switched off (Node's --disallow-code-generation-from-strings).
       maker = (columns, dicts, i) => {
         const out: Record<string, unknown> = {};
         for (let k = 0; k < keys.length; k++) {
           const v = columns[k][i];
-          out[keys[k]] = coded[k] ? dicts[k][v as number] : v;
+          out[keys[k]] = kinds[k] === "code"
+            ? dicts[k][v as number]
+            : kinds[k] === "number"
+            ? integral(v as number)
+            : v;
         }
         return out;
       };
@@ -757,22 +864,25 @@ export function unpackInto(chunk: Packed, out: unknown[], at: number): void {
     return;
   }
   const keys = chunk.keys;
-  const coded = keys.map(() => false);
+  const kinds = keys.map((): ColumnKind => "value");
   const columns = new Array<ArrayLike<unknown>>(keys.length);
   const dicts = new Array<string[]>(keys.length);
   for (let k = 0; k < keys.length; k++) {
     const column = chunk.columns[k];
-    if (Array.isArray(column) || column instanceof Float64Array) {
+    if (Array.isArray(column)) {
+      columns[k] = column;
+    } else if (column instanceof Float64Array) {
+      kinds[k] = "number";
       columns[k] = column;
     } else if ("codes" in column) {
-      coded[k] = true;
+      kinds[k] = "code";
       columns[k] = column.codes;
       dicts[k] = column.dict;
     } else {
       columns[k] = unpackStrings(column);
     }
   }
-  const make = makerOf(keys, coded);
+  const make = makerOf(keys, kinds);
   const n = lengthOf(chunk.columns[0]);
   for (let i = 0; i < n; i++) out[at + i] = make(columns, dicts, i);
 }

@@ -185,6 +185,46 @@ describe("packed chunks (lib/_protocol.ts)", () => {
     assert.ok(Object.is(back[0].a, -0));
   });
 
+  test("a column of numbers gives every number back as it was, whole ones and -0 among them", () => {
+    const objects = Array.from({ length: 170 }, (_, i) => ({
+      n: EDGES[i % EDGES.length],
+      tag: i % 2 === 0 ? "a" : "b",
+    }));
+    const packed = packChunk(objects) as PackedObjects;
+    assert.ok(packed.columns[0] instanceof Float64Array);
+    const back = unpackChunk(structuredClone(packed)) as Array<{ n: number }>;
+    assert.deepStrictEqual(back, objects);
+    assert.ok(Object.is(back[0].n, -0));
+    assert.ok(Number.isNaN(back[13].n));
+  });
+
+  test("with code from strings switched off, objects pack and unpack as they were", () => {
+    // The packer and the maker of a shape are made from source text; where the runtime
+    // refuses that, each has a loop of its own. A shape of its own, so none is cached yet.
+    const objects = Array.from({ length: 300 }, (_, i) => ({
+      noCodeNum: i < 250 ? EDGES[i % EDGES.length] : `s${i}`,
+      noCodeTag: i % 3 === 0 ? "x" : "y",
+      noCodeAny: i % 5 === 0 ? null : i % 2 === 0,
+    }));
+    const original = globalThis.Function;
+    globalThis.Function = function () {
+      throw new EvalError("Code generation from strings disallowed for this context");
+    } as unknown as FunctionConstructor;
+    try {
+      const packed = packChunk(objects) as PackedObjects;
+      assert.ok(!Array.isArray(packed), "packed all the same");
+      assert.ok(Array.isArray(packed.columns[0]), "the column turned to values part way");
+      const back = unpackChunk(structuredClone(packed)) as Array<{ noCodeNum: unknown }>;
+      assert.deepStrictEqual(back, objects);
+      assert.ok(Object.is(back[0].noCodeNum, -0));
+      const numbers = objects.slice(0, 200);
+      const again = unpackChunk(structuredClone(packChunk(numbers))) as typeof numbers;
+      assert.deepStrictEqual(again, numbers);
+    } finally {
+      globalThis.Function = original;
+    }
+  });
+
   test("an enumerable key inherited from Object.prototype keeps objects from being packed", () => {
     const objects = Array.from({ length: 100 }, (_, i) => ({ a: i }));
     assert.notStrictEqual(packChunk(objects), objects);
