@@ -72,7 +72,19 @@ export const protocol = await import(
  * its entry module, lib/_worker_main), for the floor of a pool's start (exp_overhead.ts).
  */
 export function poolWorkerImports(): string[] {
-  const entry = new URL(compiled ? "dist/lib/_worker_main.js" : "lib/_worker_main.ts", root);
+  return staticImports("_worker_main");
+}
+
+/**
+ * The modules a Process's worker imports at its start (the static imports of
+ * lib/_process_main), for the floor of one process per task (exp_processes.ts).
+ */
+export function processWorkerImports(): string[] {
+  return staticImports("_process_main");
+}
+
+function staticImports(name: string): string[] {
+  const entry = new URL(compiled ? `dist/lib/${name}.js` : `lib/${name}.ts`, root);
   const text = readFileSync(entry, "utf8");
   return [...text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+"(\.[^"]+)"/gm)]
     .map((match) => new URL(match[1], entry).href);

@@ -16,7 +16,9 @@
  * fastest sample), and its one-thread floor's, beside the cost of one: a page of fresh memory
  * faulted in and written. Their product over the map's time says how much of it the kernel
  * spent handing the heap fresh memory: a map's results are made in memory the heap has just
- * grown by.
+ * grown by. So is each map's CPU time, all threads together (the calling thread, the workers,
+ * the runtime's own threads, such as its collector's helpers): over the map's time, how many
+ * cores it kept busy. At the machine's number of cores, only less work makes it faster.
  *
  * @module
  */
@@ -30,35 +32,48 @@ function faultsSoFar(): number {
   return process.resourceUsage().minorPageFault;
 }
 
+/** The CPU time of every thread of this program so far, in milliseconds. */
+function cpuSoFar(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 /**
- * `fn` made to count its page faults: `faults()` is the count of its fastest call after the
- * first (the first is mitata's warm-up), the sample a row's figure comes from. The count is
- * taken when `fn`'s promise settles, or when it returns if it returns none.
+ * `fn` made to count its page faults and its CPU time: `faults()` and `cpu()` are those of its
+ * fastest call after the first (the first is mitata's warm-up), the sample a row's figure
+ * comes from. Both are taken when `fn`'s promise settles, or when it returns if it returns
+ * none.
  */
-function countingFaults<T>(fn: () => T): { fn: () => T; faults: () => number | undefined } {
+function countingFaults<T>(
+  fn: () => T,
+): { fn: () => T; faults: () => number | undefined; cpu: () => number | undefined } {
   let calls = 0;
   let best = Infinity;
   let faults: number | undefined;
-  const done = (f0: number, t0: number) => {
+  let cpu: number | undefined;
+  const done = (f0: number, c0: number, t0: number) => {
     const ms = performance.now() - t0;
     const n = faultsSoFar() - f0;
-    if (calls++ > 0 && ms < best) [best, faults] = [ms, n];
+    const c = cpuSoFar() - c0;
+    if (calls++ > 0 && ms < best) [best, faults, cpu] = [ms, n, c];
   };
   return {
     fn: () => {
       const f0 = faultsSoFar();
+      const c0 = cpuSoFar();
       const t0 = performance.now();
       const out = fn();
       if (!(out instanceof Promise)) {
-        done(f0, t0);
+        done(f0, c0, t0);
         return out;
       }
       return out.then((v) => {
-        done(f0, t0);
+        done(f0, c0, t0);
         return v;
       }) as T;
     },
     faults: () => faults,
+    cpu: () => cpu,
   };
 }
 
@@ -146,6 +161,7 @@ export async function overhead(budget: Budget): Promise<Result> {
   const ys = xs.slice(0, nImap);
   const rows = [];
   let faults: (number | undefined)[] = [];
+  let cpus: (number | undefined)[] = [];
   const floorFaults: (number | undefined)[] = [];
   {
     await using pool = new Pool(2);
@@ -179,6 +195,7 @@ export async function overhead(budget: Budget): Promise<Result> {
     const objectsMap = countingFaults(() => pool.map(bump, objects));
     rows.push(await time(`map of ${nMap} small objects`, objectsMap.fn, budget, nMap));
     faults = [numbersMap.faults(), stringsMap.faults(), objectsMap.faults()];
+    cpus = [numbersMap.cpu(), stringsMap.cpu(), objectsMap.cpu()];
   }
   const [start, bare, prepared, answer, load] = await poolStart(inc, budget);
   rows.push(start, bare);
@@ -222,6 +239,7 @@ export async function overhead(budget: Budget): Promise<Result> {
   ["map", "map_strings", "map_objects"].forEach((key, i) => {
     if (faults[i] !== undefined) faultFigures[`${key}_faults`] = faults[i];
     if (floorFaults[i] !== undefined) faultFigures[`${key}_floor_faults`] = floorFaults[i];
+    if (cpus[i] !== undefined) faultFigures[`${key}_cpu_ms`] = cpus[i];
   });
   if (pageFault.samples > 0) faultFigures.page_fault_ms = pageFault.min;
   return {

@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { Pool, Process } from "./_lib.ts";
+import { Pool, Process, processWorkerImports } from "./_lib.ts";
 import { type Budget, type Result, type Row, rowOf, time } from "./_harness.ts";
-import { bareWorkersRun } from "./js_pools.ts";
+import { answerWorkersRun, bareWorkersRun } from "./js_pools.ts";
 
 /** A short task: a small sum. Self-contained, for the workers. */
 function task(i: number): number {
@@ -47,6 +47,7 @@ async function spareStart(budget: Budget): Promise<Row> {
 export async function processes(budget: Budget): Promise<Result> {
   const n = budget.sizes.tasks;
   const items = Array.from({ length: n }, (_, i) => i);
+  const imports = processWorkerImports();
   const rows = [
     await time(`${n} Process objects`, async () => {
       const ps = items.map((i) => new Process({ target: task, args: [i] }));
@@ -59,6 +60,13 @@ export async function processes(budget: Budget): Promise<Result> {
     }, budget),
     await time(`${n} bare Workers (.mjs), started and ended`, () => bareWorkersRun(n), budget),
     await spareStart(budget),
+    // What a Process's Worker does past a bare one, without the library: its modules, and a
+    // message in (its process) and out.
+    await time(
+      `floor: ${n} Workers importing a Process's modules, each answering a message`,
+      () => answerWorkersRun(n, imports),
+      budget,
+    ),
   ];
   return {
     title: `2. ${n} short tasks: one Process each vs Pool(4), start and end included`,
@@ -69,6 +77,7 @@ export async function processes(budget: Budget): Promise<Result> {
       pool4_map_ms: rows[1].min,
       bare_workers_ms: rows[2].min,
       spare_start_ms: rows[3].min,
+      process_loads_ms: rows[4].min,
     },
   };
 }

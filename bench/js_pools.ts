@@ -258,6 +258,28 @@ export async function bareWorkerStart(
 }
 
 /**
+ * The floor of one process per task past the bare Workers: `n` Workers started at once, each
+ * importing `imports` (a Process's worker's modules), then answering the one message it is
+ * sent as it is made (its process) and ending, until every one has exited.
+ */
+export async function answerWorkersRun(n: number, imports: string[]): Promise<void> {
+  const url = workerUrl("answer_worker.mjs");
+  const workers = Array.from({ length: n }, () => {
+    const worker = new Worker(url, { workerData: imports });
+    worker.postMessage(1);
+    return worker;
+  });
+  await Promise.all(
+    workers.map((w) =>
+      new Promise<void>((resolve, reject) => {
+        w.once("exit", () => resolve());
+        w.once("error", reject);
+      })
+    ),
+  );
+}
+
+/**
  * The runtime's floor for one process per task: `n` Workers of a plain `.mjs` module started
  * at once, each running to its end (it posts one message and returns), until every one has
  * exited.

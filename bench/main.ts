@@ -297,6 +297,15 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
           target: undefined,
         },
         {
+          // Past 1, threads ran at once; at the number of cores, the map kept every one busy
+          // and only less work would make it faster.
+          name: `map ${count(sizes.map)} ${what}: CPU time (all threads) / time`,
+          of: (o) => divide(o[`${key}_cpu_ms`], divide(sizes.map * 1000, perS(o))),
+          target: undefined,
+          // Cores kept busy, not a speed-up: the table has it, the chart does not.
+          unit: "x",
+        },
+        {
           name: `map ${count(sizes.map)} ${what}: page faults (all threads)`,
           of: (o) => divide(o[`${key}_faults`], 1e3),
           target: undefined,
@@ -366,6 +375,18 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
       of: (o) => divide(o.processes_ms, o.bare_workers_ms),
       target: 1.1,
       atMost: true,
+    },
+    // Its floor: as many Workers importing a Process's modules, each answering a message
+    // (bench/exp_processes.ts).
+    {
+      name: `floor: ${sizes.tasks} Workers importing a Process's modules / bare Workers`,
+      of: (o) => divide(o.process_loads_ms, o.bare_workers_ms),
+      target: undefined,
+    },
+    {
+      name: `${sizes.tasks} processes / that floor`,
+      of: (o) => divide(o.processes_ms, o.process_loads_ms),
+      target: undefined,
     },
     {
       name: "imap chunksize 1 vs Python",
