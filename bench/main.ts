@@ -465,6 +465,20 @@ function ratioDefs(sizes: Sizes): RatioDef[] {
   for (const [key, target] of Object.entries(PRIMITIVE_TARGETS)) {
     defs.push({ name: key, of: (o) => divide(o[key], 1e6), target: target / 1e6, unit: "M/s" });
   }
+  // The lock's floor (bench/primitives.ts): two atomic writes and an await, with no Lock.
+  defs.push(
+    {
+      name: "floor: two atomics and an await, in a worker",
+      of: (o) => divide(o.floor_lock_pairs, 1e6),
+      target: undefined,
+      unit: "M/s",
+    },
+    {
+      name: "lock_pairs / that floor",
+      of: (o) => divide(o.lock_pairs, o.floor_lock_pairs),
+      target: undefined,
+    },
+  );
   return defs;
 }
 

@@ -93,6 +93,26 @@ function lockPairs(pool: Pool): Promise<number> {
   }, [new Lock(), N_LOCK]);
 }
 
+/**
+ * The least an awaited lock's pair does, inside a worker, with no Lock: an atomic write to
+ * take it, a turn of the microtask queue for the `await`, an atomic write to give it back.
+ */
+function lockFloor(pool: Pool): Promise<number> {
+  return pool.apply((word: Int32Array, n: number) => {
+    const run = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        Atomics.compareExchange(word, 0, 0, 1);
+        await undefined;
+        Atomics.store(word, 0, 0);
+      }
+    };
+    return run(10_000).then(() => {
+      const start = performance.now();
+      return run(n).then(() => n / ((performance.now() - start) / 1000));
+    });
+  }, [new Int32Array(new SharedArrayBuffer(4)), N_LOCK]);
+}
+
 /** Two workers adding 1 to a Value under its lock, started together. */
 async function valueAdditions(pool: Pool): Promise<number> {
   const v = Value("i", 0);
@@ -146,6 +166,7 @@ export async function measurePrimitives(quick: boolean): Promise<Figures> {
     queue_worker_to_main: await best(() => queueToMain(pool)),
     queue_worker_to_worker: await best(() => queueToWorker(pool)),
     lock_pairs: await best(() => lockPairs(pool)),
+    floor_lock_pairs: await best(() => lockFloor(pool)),
     value_additions: await best(() => valueAdditions(pool)),
     pipe_round_trips: await best(() => pipeRoundTrips(pool)),
   };
