@@ -215,6 +215,18 @@ export async function measurePools(
   return figures;
 }
 
+/** Resolves once every one of `workers` has emitted `event`; rejects at the first error. */
+function eachOf(workers: Worker[], event: "message" | "exit"): Promise<void[]> {
+  return Promise.all(
+    workers.map((w) =>
+      new Promise<void>((resolve, reject) => {
+        w.once(event, () => resolve());
+        w.once("error", reject);
+      })
+    ),
+  );
+}
+
 /**
  * The runtime's bare cost of starting two Workers (`node:worker_threads`) until each has sent
  * one message back, in milliseconds, best of `rounds` (default 3).
@@ -243,14 +255,7 @@ export async function bareWorkerStart(
       if (imports !== undefined) worker.postMessage(1);
       return worker;
     });
-    await Promise.all(
-      workers.map((w) =>
-        new Promise<void>((resolve, reject) => {
-          w.once("message", () => resolve());
-          w.once("error", reject);
-        })
-      ),
-    );
+    await eachOf(workers, "message");
     best = Math.min(best, performance.now() - t0);
     await Promise.all(workers.map((w) => w.terminate()));
   }
@@ -269,14 +274,7 @@ export async function answerWorkersRun(n: number, imports: string[]): Promise<vo
     worker.postMessage(1);
     return worker;
   });
-  await Promise.all(
-    workers.map((w) =>
-      new Promise<void>((resolve, reject) => {
-        w.once("exit", () => resolve());
-        w.once("error", reject);
-      })
-    ),
-  );
+  await eachOf(workers, "exit");
 }
 
 /**
@@ -287,12 +285,5 @@ export async function answerWorkersRun(n: number, imports: string[]): Promise<vo
 export async function bareWorkersRun(n: number): Promise<void> {
   const url = workerUrl("bare_worker.mjs");
   const workers = Array.from({ length: n }, () => new Worker(url));
-  await Promise.all(
-    workers.map((w) =>
-      new Promise<void>((resolve, reject) => {
-        w.once("exit", () => resolve());
-        w.once("error", reject);
-      })
-    ),
-  );
+  await eachOf(workers, "exit");
 }
