@@ -2,8 +2,10 @@
  * Experiment 2, one process per task vs a pool (seed 003): N short tasks as N `Process`
  * objects started and joined, against `Pool(4).map` over N items, pool start and end
  * included; and the runtime's floor: N bare Workers of a plain `.mjs` module, started and
- * ended. Also one `Process` in an otherwise idle program, from `start()` to its target's first
- * line, on a spare Worker that `Process.prepare()` booted (Python's fork: about 1 ms).
+ * ended, and past it N Workers that import a Process's modules and answer one message each (its
+ * process), with no library. Also one `Process` in an otherwise idle program, from `start()` to
+ * its target's first line, on a spare Worker that `Process.prepare()` booted (Python's fork:
+ * about 1 ms).
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
  * The primitives experiment: how fast a `Queue` carries small messages (worker → main and
- * worker → worker), how many uncontended `Lock` acquire + release pairs a worker runs, how
- * many additions two workers make to a `Value` under its lock, and how many round trips a
+ * worker → worker), how many uncontended `Lock` acquire + release pairs a worker runs (beside
+ * their floor: two atomic writes and an `await` in a worker, with no Lock), how many additions
+ * two workers make to a `Value` under its lock, and how many round trips a
  * `Pipe` makes to a worker, each the best of five runs; beside Python's `multiprocessing` doing the same
  * (`bench/python/primitives.py`, run with `python3` when it is there), in the same run.
  *
