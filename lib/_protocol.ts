@@ -557,13 +557,17 @@ const packers = new Map<string, Packer | null>();
 const getPrototypeOf = Object.getPrototypeOf;
 
 /**
- * The packer of objects with `keys`, whose columns start as `starts` says (a Float64Array
- * for numbers, a Uint8Array for codes, an array for values); undefined where code cannot be
- * made from strings. It returns how many items it packed, or -1 when the chunk cannot go
+ * The packer of objects with `keys`, whose columns start as numbers where `numbers` has an
+ * array, as codes where `codes` has one, and as values elsewhere; undefined where code cannot
+ * be made from strings. It returns how many items it packed, or -1 when the chunk cannot go
  * packed.
  */
-function packerOf(keys: string[], starts: unknown[]): Packer | undefined {
-  const kinds = starts.map((c) => c instanceof Float64Array ? 0 : c instanceof Uint8Array ? 1 : 2);
+function packerOf(
+  keys: string[],
+  numbers: (Float64Array | null)[],
+  codes: (Uint8Array | null)[],
+): Packer | undefined {
+  const kinds = keys.map((_, k) => numbers[k] !== null ? 0 : codes[k] !== null ? 1 : 2);
   const id = JSON.stringify([keys, kinds]);
   let packer = packers.get(id);
   if (packer === undefined) {
@@ -638,7 +642,7 @@ function packObjects(items: unknown[], from: number, to: number): PackedObjects 
   const columns = keys.map((_, k) =>
     numbers[k] === null && codes[k] === null ? new Array<unknown>(n) : []
   );
-  const fast = packerOf(keys, keys.map((_, k) => numbers[k] ?? codes[k] ?? columns[k]));
+  const fast = packerOf(keys, numbers, codes);
   const start = fast === undefined
     ? 0
     : fast(items, from, n, keys, proto, getPrototypeOf, numbers, codes, columns, coders);
